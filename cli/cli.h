@@ -1,0 +1,33 @@
+/* Shared declarations of the freshtls command-line tool. */
+#ifndef FTLS_CLI_H
+#define FTLS_CLI_H
+
+#include <stdio.h>
+
+#include <freshtls/freshtls.h>
+
+/* Documented exit codes. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage; /* full --help text, without the first line */
+    int (*run)(int argc, char **argv);
+};
+
+/* Print "freshtls: <msg>" and the error's details to stderr. */
+void cli_report(const char *what, const ftls_error *err);
+/* Print "freshtls <cmd>: <msg>" and a hint to stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *msg);
+/* 1 if argv[i] is -h or --help for any i >= 1. */
+int cli_wants_help(int argc, char **argv);
+void cli_print_help(const struct cli_command *cmd, FILE *out);
+
+int cmd_version(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
+
+extern const struct cli_command cli_cmd_version;
+extern const struct cli_command cli_cmd_selftest;
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Internal helpers shared by the library's translation units. Not installed.
+ */
+#ifndef FTLS_INTERNAL_H
+#define FTLS_INTERNAL_H
+
+#include <stddef.h>
+#include <freshtls/freshtls.h>
+
+/* ---- allocation (mem.c) ------------------------------------------------ */
+void *ftls__malloc(size_t n);
+void *ftls__calloc(size_t count, size_t size);
+void *ftls__realloc(void *p, size_t n);
+void ftls__free(void *p);
+/* Zero n bytes that the compiler may not elide, then free. */
+void ftls__free_secret(void *p, size_t n);
+/* strdup through our allocator; NULL on NULL input or failure. */
+char *ftls__strdup(const char *s);
+
+/* ---- errors (error.c) ------------------------------------------------- */
+/*
+ * Record a failure: format the message, move the OpenSSL error queue into
+ * err (when err is not NULL), and return code. Never allocates.
+ */
+ftls_code ftls__err(ftls_error *err, ftls_code code, const char *fmt, ...)
+    FTLS_PRINTF(3, 4);
+/* Same as ftls__err but appends strerror(errnum) to the message. */
+ftls_code ftls__err_errno(ftls_error *err, ftls_code code, int errnum,
+                          const char *fmt, ...) FTLS_PRINTF(4, 5);
+/* Map an errno value to the closest ftls_code. */
+ftls_code ftls__code_from_errno(int errnum);
+
+/* ---- logging (log.c) -------------------------------------------------- */
+void ftls__log(ftls_log_level level, const char *fmt, ...) FTLS_PRINTF(2, 3);
+int ftls__log_enabled(ftls_log_level level);
+
+/* ---- guard macros ------------------------------------------------------ */
+/*
+ * These keep the happy path straight. Functions using FTLS_GUARD* declare
+ * `ftls_code rc = FTLS_OK;` and a `done:` label that releases whatever was
+ * built so far.
+ */
+#define FTLS_GUARD(expr)                                                       \
+    do {                                                                       \
+        rc = (expr);                                                           \
+        if (rc != FTLS_OK)                                                     \
+            goto done;                                                         \
+    } while (0)
+
+#define FTLS_GUARD_ARG(cond, err, what)                                        \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            return ftls__err((err), FTLS_E_INVALID_ARGUMENT, "%s: %s",        \
+                             __func__, (what));                                \
+    } while (0)
+
+#define FTLS_GUARD_PTR(ptr, err)                                               \
+    do {                                                                       \
+        if ((ptr) == NULL) {                                                   \
+            rc = ftls__err((err), FTLS_E_NOMEM, "%s: out of memory",          \
+                           __func__);                                          \
+            goto done;                                                         \
+        }                                                                      \
+    } while (0)
+
+#define FTLS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* FTLS_INTERNAL_H */
