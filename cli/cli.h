@@ -26,8 +26,10 @@ void cli_print_help(const struct cli_command *cmd, FILE *out);
 
 int cmd_version(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
+int cmd_roots(int argc, char **argv);
 
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_selftest;
+extern const struct cli_command cli_cmd_roots;
 
 #endif

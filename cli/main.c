@@ -7,6 +7,7 @@
 static const struct cli_command *const g_commands[] = {
     &cli_cmd_version,
     &cli_cmd_selftest,
+    &cli_cmd_roots,
 };
 #define N_COMMANDS (sizeof(g_commands) / sizeof(g_commands[0]))
 

@@ -276,3 +276,9 @@ ftls_code ftls_error_set(ftls_error *err, ftls_code code, const char *message)
         return ftls__err(err, code, "%s", ftls_code_describe(code));
     return ftls__err(err, code, "%s", message);
 }
+
+void ftls__error_copy(ftls_error *dst, const ftls_error *src)
+{
+    if (dst != NULL && src != NULL && dst != src)
+        memcpy(dst, src, sizeof(*dst));
+}

@@ -27,6 +27,8 @@ ftls_code ftls__err(ftls_error *err, ftls_code code, const char *fmt, ...)
 /* Same as ftls__err but appends strerror(errnum) to the message. */
 ftls_code ftls__err_errno(ftls_error *err, ftls_code code, int errnum,
                           const char *fmt, ...) FTLS_PRINTF(4, 5);
+/* Copy a recorded failure (code, message, OpenSSL text) into dst. */
+void ftls__error_copy(ftls_error *dst, const ftls_error *src);
 /* Map an errno value to the closest ftls_code. */
 ftls_code ftls__code_from_errno(int errnum);
 

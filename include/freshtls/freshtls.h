@@ -11,5 +11,6 @@
 #include <freshtls/log.h>
 #include <freshtls/mem.h>
 #include <freshtls/snapshot.h>
+#include <freshtls/roots.h>
 
 #endif /* FRESHTLS_FRESHTLS_H */

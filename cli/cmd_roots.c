@@ -1,0 +1,202 @@
+/* freshtls roots list|export|check */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+
+#include "cli.h"
+
+const struct cli_command cli_cmd_roots = {
+    "roots",
+    "inspect, check and export trust anchors",
+    "usage: freshtls roots list   [--source SRC] [--json]\n"
+    "       freshtls roots export [--source SRC] [--all] -o FILE\n"
+    "       freshtls roots check  [--source SRC]\n\n"
+    "SRC is system (default), fallback (the embedded Mozilla bundle), auto\n"
+    "(fallback only when the system has no roots) or both (union).\n\n"
+    "list    one row per root: not-after, server distrust-after, source and\n"
+    "        label or subject. Dates are YYYY-MM-DD (UTC).\n"
+    "export  write a PEM bundle atomically, each root preceded by comments\n"
+    "        (label, SHA-256, distrust-after). Roots distrusted more than 398\n"
+    "        days ago are left out unless --all is given.\n"
+    "check   print the sources found, counts, duplicates dropped, problems\n"
+    "        and load time; exit 1 when no root can be loaded.\n\n"
+    "The system store honours SSL_CERT_FILE and SSL_CERT_DIR.\n",
+    cmd_roots,
+};
+
+static void date(int64_t t, char out[11])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL || !strftime(out, 11, "%Y-%m-%d", &tm))
+        strcpy(out, "?");
+}
+
+/* Label, or the subject on one line. Returned string is malloc'd. */
+static char *display_name(const ftls_root_info *info)
+{
+    if (info->label != NULL)
+        return strdup(info->label);
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data = NULL, *s = NULL;
+    if (b != NULL &&
+        X509_NAME_print_ex(b, info->subject, 0,
+                           XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        long n = BIO_get_mem_data(b, &data);
+        if (n >= 0 && (s = malloc((size_t)n + 1)) != NULL) {
+            memcpy(s, data, (size_t)n);
+            s[n] = '\0';
+        }
+    }
+    BIO_free(b);
+    return s;
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static int list_roots(ftls_roots *roots, int json)
+{
+    size_t n = ftls_roots_count(roots);
+    if (json)
+        printf("[");
+    else
+        printf("%-10s  %-10s  %-40s  %s\n", "NOT-AFTER", "DISTRUST", "SOURCE",
+               "NAME");
+    for (size_t i = 0; i < n; i++) {
+        ftls_root_info info;
+        if (ftls_roots_get0_info(roots, i, &info) != FTLS_OK)
+            return CLI_FAIL;
+        char na[11], da[11] = "-";
+        date(info.not_after, na);
+        if (info.distrust_after)
+            date(info.distrust_after, da);
+        char *name = display_name(&info);
+        if (json) {
+            printf("%s\n  {\"name\": ", i ? "," : "");
+            json_string(name);
+            printf(", \"not_after\": \"%s\", \"distrust_after\": ", na);
+            if (info.distrust_after)
+                printf("\"%s\"", da);
+            else
+                printf("null");
+            printf(", \"source\": ");
+            json_string(info.source);
+            printf(", \"sha256\": \"");
+            for (int k = 0; k < 32; k++)
+                printf("%02x", info.sha256[k]);
+            printf("\"}");
+        } else {
+            printf("%-10s  %-10s  %-40s  %s\n", na, da,
+                   info.source ? info.source : "-", name ? name : "?");
+        }
+        free(name);
+    }
+    if (json)
+        printf("%s]\n", n ? "\n" : "");
+    return CLI_OK;
+}
+
+static int check_roots(ftls_roots *roots)
+{
+    ftls_roots_stats st;
+    if (ftls_roots_get_stats(roots, &st) != FTLS_OK)
+        return CLI_FAIL;
+    printf("sources:\n");
+    for (size_t i = 0; ftls_roots_get0_source(roots, i) != NULL; i++)
+        printf("  %s\n", ftls_roots_get0_source(roots, i));
+    size_t distrusted = 0;
+    for (size_t i = 0; i < ftls_roots_count(roots); i++) {
+        ftls_root_info info;
+        if (ftls_roots_get0_info(roots, i, &info) == FTLS_OK &&
+            info.distrust_after)
+            distrusted++;
+    }
+    printf("files read:         %zu\n", st.files_read);
+    printf("certificates seen:  %zu\n", st.certs_seen);
+    printf("duplicates dropped: %zu\n", st.duplicates);
+    printf("roots:              %zu\n", ftls_roots_count(roots));
+    printf("with distrust-after: %zu\n", distrusted);
+    printf("load time:          %.2f ms\n", (double)st.load_ns / 1e6);
+    size_t np = ftls_roots_problem_count(roots);
+    printf("problems:           %zu\n", np);
+    for (size_t i = 0; i < np; i++) {
+        const char *path, *reason;
+        ftls_code code = ftls_roots_problem(roots, i, &path, &reason);
+        printf("  %s: %s [%s]\n", path, reason, ftls_code_name(code));
+    }
+    return ftls_roots_count(roots) > 0 ? CLI_OK : CLI_FAIL;
+}
+
+int cmd_roots(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error("roots", "missing action (list, export, check)");
+    const char *action = argv[1], *out = NULL;
+    ftls_roots_source src = FTLS_ROOTS_SYSTEM;
+    int json = 0, all = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--source") && i + 1 < argc) {
+            if (ftls_roots_source_parse(argv[++i], &src) != FTLS_OK)
+                return cli_usage_error("roots", "unknown --source");
+        } else if (!strcmp(argv[i], "--json") && !strcmp(action, "list")) {
+            json = 1;
+        } else if (!strcmp(argv[i], "--all") && !strcmp(action, "export")) {
+            all = 1;
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc &&
+                   !strcmp(action, "export")) {
+            out = argv[++i];
+        } else {
+            fprintf(stderr, "freshtls roots: unexpected argument '%s'\n", argv[i]);
+            return cli_usage_error("roots", "bad arguments");
+        }
+    }
+    if (strcmp(action, "list") && strcmp(action, "export") &&
+        strcmp(action, "check"))
+        return cli_usage_error("roots", "unknown action");
+    if (!strcmp(action, "export") && out == NULL)
+        return cli_usage_error("roots", "export needs -o FILE");
+
+    ftls_error *err = NULL;
+    ftls_roots *roots = NULL;
+    if (ftls_error_new(&err) != FTLS_OK)
+        return CLI_FAIL;
+    int rc = CLI_FAIL;
+    if (ftls_roots_load(src, &roots, err) != FTLS_OK) {
+        cli_report("cannot load roots", err);
+        goto done;
+    }
+    if (!strcmp(action, "list")) {
+        rc = list_roots(roots, json);
+    } else if (!strcmp(action, "check")) {
+        rc = check_roots(roots);
+    } else {
+        size_t n = 0;
+        if (ftls_roots_export_pem(roots, out, all ? FTLS_EXPORT_KEEP_ALL_DISTRUSTED
+                                                  : 0, 0, &n, err) != FTLS_OK) {
+            cli_report("export failed", err);
+            goto done;
+        }
+        printf("wrote %zu roots to %s\n", n, out);
+        rc = CLI_OK;
+    }
+done:
+    ftls_roots_free(roots);
+    ftls_error_free(err);
+    return rc;
+}

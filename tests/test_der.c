@@ -1,0 +1,132 @@
+/* The DER walker agrees with OpenSSL on real certificates and fails
+ * cleanly (never crashes, never over-reads) on every truncation and on
+ * bit flips. ASan checks the bounds. */
+#include <openssl/asn1.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "../src/der.h"
+#include "../src/fallback_data.h"
+#include "test.h"
+
+static int64_t asn1_to_epoch(const ASN1_TIME *t)
+{
+    struct tm tm;
+    if (!ASN1_TIME_to_tm(t, &tm))
+        return -1;
+    return ftls__days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+                                 (unsigned)tm.tm_mday) * 86400 +
+           tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+static void check_against_openssl(const unsigned char *der, size_t len)
+{
+    struct ftls__cert_fields f;
+    const char *why = NULL;
+    CHECK_EQ_INT(ftls__der_cert_fields(der, len, &f, &why), 0);
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    REQUIRE(x != NULL);
+    const unsigned char *sp = f.subject.p;
+    X509_NAME *sub = d2i_X509_NAME(NULL, &sp, (long)f.subject.len);
+    CHECK(sub != NULL && X509_NAME_cmp(sub, X509_get_subject_name(x)) == 0);
+    X509_NAME_free(sub);
+    CHECK_EQ_INT(f.not_before, asn1_to_epoch(X509_get0_notBefore(x)));
+    CHECK_EQ_INT(f.not_after, asn1_to_epoch(X509_get0_notAfter(x)));
+    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(x);
+    if (ski != NULL) {
+        CHECK_EQ_INT(f.ski.len, ASN1_STRING_length(ski));
+        CHECK(memcmp(f.ski.p, ASN1_STRING_get0_data(ski), f.ski.len) == 0);
+    } else {
+        CHECK_EQ_INT(f.ski.len, 0);
+    }
+    X509_free(x);
+}
+
+static void test_fallback_roots_agree_with_openssl(void)
+{
+    for (unsigned i = 0; i < ftls__fallback_count; i++)
+        check_against_openssl(ftls__fallback_roots[i].der,
+                              ftls__fallback_roots[i].der_len);
+}
+
+static void test_every_truncation_fails_cleanly(void)
+{
+    const struct ftls__fallback_root *r = &ftls__fallback_roots[0];
+    for (size_t n = 0; n < r->der_len; n++) {
+        unsigned char *copy = malloc(n ? n : 1); /* exact size: ASan bounds */
+        REQUIRE(copy != NULL);
+        memcpy(copy, r->der, n);
+        struct ftls__cert_fields f;
+        const char *why = NULL;
+        CHECK_EQ_INT(ftls__der_cert_fields(copy, n, &f, &why), -1);
+        CHECK(why != NULL);
+        free(copy);
+    }
+}
+
+static void test_trailing_garbage_rejected(void)
+{
+    const struct ftls__fallback_root *r = &ftls__fallback_roots[1];
+    unsigned char *copy = malloc(r->der_len + 1);
+    REQUIRE(copy != NULL);
+    memcpy(copy, r->der, r->der_len);
+    copy[r->der_len] = 0;
+    struct ftls__cert_fields f;
+    const char *why = NULL;
+    CHECK_EQ_INT(ftls__der_cert_fields(copy, r->der_len + 1, &f, &why), -1);
+    CHECK_STR_CONTAINS(why, "trailing");
+    free(copy);
+}
+
+static void test_bit_flips_never_crash(void)
+{
+    const struct ftls__fallback_root *r = &ftls__fallback_roots[2];
+    unsigned char *copy = malloc(r->der_len);
+    REQUIRE(copy != NULL);
+    size_t limit = r->der_len < 400 ? r->der_len : 400; /* header region */
+    for (size_t i = 0; i < limit; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(copy, r->der, r->der_len);
+            copy[i] ^= (unsigned char)(1u << bit);
+            struct ftls__cert_fields f;
+            const char *why = NULL;
+            (void)ftls__der_cert_fields(copy, r->der_len, &f, &why);
+        }
+    free(copy);
+}
+
+static void test_times(void)
+{
+    int64_t t = 0;
+    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"241130235959Z",
+                                13, &t), 0);
+    CHECK_EQ_INT(t, 1733011199);
+    CHECK_EQ_INT(ftls__der_time(0x18, (const unsigned char *)"20500101000000Z",
+                                15, &t), 0);
+    CHECK_EQ_INT(t, 2524608000LL);
+    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"491231235959Z",
+                                13, &t), 0);
+    CHECK_EQ_INT(t, 2524607999LL); /* UTCTime 49 = 2049 */
+    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"500101000000Z",
+                                13, &t), 0);
+    CHECK_EQ_INT(t, -631152000LL); /* UTCTime 50 = 1950 */
+    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"241332235959Z",
+                                13, &t), -1);
+    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"2411302359590",
+                                13, &t), -1);
+    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"24113023595Z",
+                                12, &t), -1);
+    CHECK_EQ_INT(ftls__der_time(0x18, (const unsigned char *)"2024x130235959Z",
+                                15, &t), -1);
+}
+
+int main(void)
+{
+    RUN(test_fallback_roots_agree_with_openssl);
+    RUN(test_every_truncation_fails_cleanly);
+    RUN(test_trailing_garbage_rejected);
+    RUN(test_bit_flips_never_crash);
+    RUN(test_times);
+    return TEST_SUMMARY();
+}

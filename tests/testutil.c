@@ -1,0 +1,156 @@
+#include "testutil.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+EVP_PKEY *tu_key(void)
+{
+    return EVP_EC_gen("P-256");
+}
+
+static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
+    X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (ex == NULL)
+        return 0;
+    int ok = X509_add_ext(cert, ex, -1);
+    X509_EXTENSION_free(ex);
+    return ok;
+}
+
+X509 *tu_cert(const struct tu_cert_opts *o, EVP_PKEY *key, X509 *issuer,
+              EVP_PKEY *issuer_key)
+{
+    X509 *x = X509_new();
+    if (x == NULL)
+        return NULL;
+    X509_set_version(x, 2);
+    if (o->serial) {
+        ASN1_INTEGER_set(X509_get_serialNumber(x), o->serial);
+    } else {
+        unsigned char rnd[16];
+        RAND_bytes(rnd, sizeof(rnd));
+        rnd[0] &= 0x7f;
+        BIGNUM *bn = BN_bin2bn(rnd, sizeof(rnd), NULL);
+        BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x));
+        BN_free(bn);
+    }
+    long life = o->lifetime ? o->lifetime : 30L * 86400;
+    X509_gmtime_adj(X509_getm_notBefore(x), o->not_before_offset);
+    X509_gmtime_adj(X509_getm_notAfter(x), o->not_before_offset + life);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)o->cn, -1, -1, 0);
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+    X509_set_pubkey(x, key);
+    int ok = 1;
+    if (o->ca) {
+        ok &= add_ext(x, issuer, NID_basic_constraints, "critical,CA:TRUE");
+        ok &= add_ext(x, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
+    } else {
+        ok &= add_ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
+        ok &= add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
+    }
+    ok &= add_ext(x, issuer, NID_subject_key_identifier, "hash");
+    ok &= add_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
+    char san[512] = "";
+    if (o->dns)
+        snprintf(san, sizeof(san), "DNS:%s", o->dns);
+    if (o->ip)
+        snprintf(san + strlen(san), sizeof(san) - strlen(san), "%sIP:%s",
+                 san[0] ? "," : "", o->ip);
+    if (san[0])
+        ok &= add_ext(x, issuer, NID_subject_alt_name, san);
+    if (o->eku)
+        ok &= add_ext(x, issuer, NID_ext_key_usage, o->eku);
+    if (o->name_constraints)
+        ok &= add_ext(x, issuer, NID_name_constraints, o->name_constraints);
+    if (!ok || !X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256())) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+int tu_write_certs(const char *path, const char *mode, X509 *const *certs,
+                   int n)
+{
+    FILE *f = fopen(path, mode);
+    if (f == NULL)
+        return 0;
+    int ok = 1;
+    for (int i = 0; i < n; i++)
+        ok &= PEM_write_X509(f, certs[i]);
+    return fclose(f) == 0 && ok;
+}
+
+int tu_write_key(const char *path, EVP_PKEY *key)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return 0;
+    int ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+    return fclose(f) == 0 && ok;
+}
+
+int tu_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return 0;
+    size_t w = fwrite(data, 1, len, f);
+    return fclose(f) == 0 && w == len;
+}
+
+char *tu_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof(tmpl), "%s/freshtls-test-XXXXXX", base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(p);
+}
+
+void tu_rmrf(const char *path)
+{
+    if (path != NULL)
+        nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf != NULL) {
+        buf[n] = '\0';
+        if (len)
+            *len = (size_t)n;
+    }
+    return buf;
+}

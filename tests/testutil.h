@@ -1,0 +1,35 @@
+/* Helpers for tests: minting keys and certificate chains, temp dirs. */
+#ifndef FTLS_TESTUTIL_H
+#define FTLS_TESTUTIL_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct tu_cert_opts {
+    const char *cn;
+    int ca;                 /* basicConstraints CA:TRUE + keyCertSign */
+    long not_before_offset; /* seconds from now (negative: in the past) */
+    long lifetime;          /* seconds; default 30 days */
+    const char *dns;        /* SAN dNSName, optional */
+    const char *ip;         /* SAN iPAddress, optional */
+    const char *eku;        /* e.g. "serverAuth", "clientAuth"; optional */
+    const char *name_constraints; /* e.g. "permitted;DNS:.example.com" */
+    long serial;            /* 0: random */
+};
+
+EVP_PKEY *tu_key(void);
+/* Issue a certificate for `key`; self-signed when issuer is NULL. */
+X509 *tu_cert(const struct tu_cert_opts *o, EVP_PKEY *key, X509 *issuer,
+              EVP_PKEY *issuer_key);
+/* Append certificates as PEM to a file (mode "w" or "a"). */
+int tu_write_certs(const char *path, const char *mode, X509 *const *certs,
+                   int n);
+int tu_write_key(const char *path, EVP_PKEY *key);
+int tu_write_file(const char *path, const void *data, size_t len);
+/* mkdtemp under TMPDIR; returns a malloc'd path. */
+char *tu_tmpdir(void);
+void tu_rmrf(const char *path);
+/* Read a whole file into a malloc'd NUL-terminated buffer. */
+char *tu_read_file(const char *path, size_t *len);
+
+#endif
