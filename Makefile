@@ -12,7 +12,9 @@ PREFIX     ?= /usr/local
 APT_PACKAGES := build-essential cmake pkg-config libssl-dev openssl \
                 ca-certificates python3 curl libcurl4-openssl-dev
 
-.PHONY: all deps build run test bench test-asan test-tsan install clean
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps build run test bench test-asan test-tsan fuzz install clean
 
 all: build
 
@@ -24,6 +26,7 @@ deps:
 	command -v cc >/dev/null 2>&1 || missing="$$missing build-essential"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	[ -f /usr/include/openssl/ssl.h ] || missing="$$missing libssl-dev"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -62,8 +65,21 @@ test-tsan: deps
 	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
+# Build the libFuzzer targets with clang and run each for FUZZ_SECONDS.
+fuzz: deps
+	CC=clang cmake -S . -B $(BUILD)-fuzz -DFTLS_BUILD_FUZZ=ON -DFTLS_BUILD_TESTS=OFF \
+	  -DFTLS_BUILD_BENCH=OFF -DFTLS_BUILD_CLI=OFF
+	cmake --build $(BUILD)-fuzz -j $(JOBS)
+	@for t in fuzz_der fuzz_roots_pem; do \
+	  mkdir -p $(BUILD)-fuzz/corpus-$$t; \
+	  seeds=fuzz/corpus/$$t; [ -d $$seeds ] || seeds=; \
+	  echo "== $$t ($(FUZZ_SECONDS)s)"; \
+	  $(BUILD)-fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -print_final_stats=1 $(BUILD)-fuzz/corpus-$$t $$seeds 2>&1 | tail -12 || exit 1; \
+	done
+
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz
