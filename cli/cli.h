@@ -16,6 +16,9 @@ struct cli_command {
     int (*run)(int argc, char **argv);
 };
 
+/* Set by -v: commands that print their own report may still log. */
+extern int cli_verbose;
+
 /* Print "freshtls: <msg>" and the error's details to stderr. */
 void cli_report(const char *what, const ftls_error *err);
 /* Print "freshtls <cmd>: <msg>" and a hint to stderr; returns CLI_USAGE. */
@@ -27,9 +30,13 @@ void cli_print_help(const struct cli_command *cmd, FILE *out);
 int cmd_version(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_roots(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_selftest;
 extern const struct cli_command cli_cmd_roots;
+extern const struct cli_command cli_cmd_check;
+extern const struct cli_command cli_cmd_watch;
 
 #endif

@@ -8,8 +8,12 @@ static const struct cli_command *const g_commands[] = {
     &cli_cmd_version,
     &cli_cmd_selftest,
     &cli_cmd_roots,
+    &cli_cmd_check,
+    &cli_cmd_watch,
 };
 #define N_COMMANDS (sizeof(g_commands) / sizeof(g_commands[0]))
+
+int cli_verbose;
 
 static void print_main_help(FILE *out)
 {
@@ -22,8 +26,8 @@ static void print_main_help(FILE *out)
         fprintf(out, "  %-10s %s\n", g_commands[i]->name,
                 g_commands[i]->summary);
     fprintf(out, "\noptions:\n"
-                 "  -v, --verbose  log library debug messages to stderr\n"
-                 "  -q, --quiet    log only errors\n"
+                 "  -v, --verbose  log library messages down to debug on stderr\n"
+                 "  -q, --quiet    log only errors (default: warnings and errors)\n"
                  "  -h, --help     show this help\n"
                  "  --version      same as 'freshtls version'\n"
                  "\nexit status: 0 success, 1 failure, 2 usage error\n");
@@ -67,11 +71,12 @@ void cli_print_help(const struct cli_command *cmd, FILE *out)
 
 int main(int argc, char **argv)
 {
-    ftls_log_level level = FTLS_LOG_INFO;
+    ftls_log_level level = FTLS_LOG_WARN;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
             level = FTLS_LOG_DEBUG;
+            cli_verbose = 1;
         } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
             level = FTLS_LOG_ERROR;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

@@ -35,6 +35,11 @@ void ftls__fileio_set_hooks(ftls__openat_fn open_fn, ftls__sleep_fn sleep_fn)
     g_sleep = sleep_fn ? sleep_fn : default_sleep;
 }
 
+void ftls__backoff_ms(unsigned ms)
+{
+    g_sleep(ms);
+}
+
 int ftls__errno_transient(int e)
 {
     return e == EINTR || e == EAGAIN || e == EIO || e == EMFILE || e == ENFILE;

@@ -39,6 +39,9 @@ ftls_code ftls__file_write_atomic(const char *path, const void *data,
                                   size_t len, mode_t mode, int no_overwrite,
                                   ftls_error *err);
 
+/* Sleep through the (test-replaceable) backoff hook. */
+void ftls__backoff_ms(unsigned ms);
+
 /* 1 for errno values worth retrying. */
 int ftls__errno_transient(int e);
 

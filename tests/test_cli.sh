@@ -55,5 +55,45 @@ printf 'garbage' > "$tmp/garbage.pem"
 SSL_CERT_DIR= SSL_CERT_FILE="$tmp/garbage.pem" expect 1 'no root certificates.*no PEM certificate' roots check
 SSL_CERT_DIR= SSL_CERT_FILE="$tmp/garbage.pem" expect 1 'FTLS_E_NO_ROOTS' roots list --source auto
 
+# check and watch
+mkd() { mkdir -p "$1"; }
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$tmp/ca.key" -out "$tmp/ca.crt" -subj /CN=CLI-Test-CA -days 30 \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+leaf() { # leaf NAME DIR: key + cert signed by the test CA into DIR/tls.{key,crt}
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$2/tls.key" \
+    -out "$2/req.csr" -subj "/CN=$1" 2>/dev/null
+  openssl x509 -req -in "$2/req.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" \
+    -CAcreateserial -out "$2/tls.crt" -days 10 2>/dev/null; rm -f "$2/req.csr"
+}
+mkd "$tmp/id"; leaf one.example "$tmp/id"
+expect 0 'usage: freshtls check' check --help
+expect 2 'exactly one of' check
+expect 2 'exactly one of' check --dir "$tmp/id" --pem x
+expect 0 'result: +OK.*' check --dir "$tmp/id"
+expect 0 'subject: +/CN=one\.example' check --cert "$tmp/id/tls.crt" --key "$tmp/id/tls.key"
+expect 0 'OK' check --dir "$tmp/id" --chain-to "$tmp/ca.crt"
+expect 1 'REJECTED:.*does not verify.*FTLS_E_VERIFY' check --dir "$tmp/id" --chain-to "$tmp/b.pem"
+mkd "$tmp/id2"; leaf two.example "$tmp/id2"
+expect 1 'REJECTED:.*does not match.*FTLS_E_KEY_MISMATCH' check --cert "$tmp/id/tls.crt" --key "$tmp/id2/tls.key"
+expect 1 'REJECTED:.*FTLS_E_NOT_FOUND' check --dir "$tmp/nothing-here"
+expect 0 'usage: freshtls watch' watch --help
+expect 2 'dir is required' watch
+# watch: start, rotate Kubernetes-style, see the reload, stop with SIGTERM.
+w="$tmp/k8s"; mkd "$w/..gen1"; leaf gen1.example "$w/..gen1"
+ln -s ..gen1 "$w/..data"; ln -s ..data/tls.crt "$w/tls.crt"; ln -s ..data/tls.key "$w/tls.key"
+"$bin" watch --dir "$w" > "$tmp/watch.out" 2>&1 & wpid=$!
+for _ in $(seq 100); do grep -q 'watching' "$tmp/watch.out" && break; sleep 0.05; done
+mkd "$w/..gen2"; leaf gen2.example "$w/..gen2"
+ln -s ..gen2 "$w/..data_tmp" && mv -T "$w/..data_tmp" "$w/..data" && rm -rf "$w/..gen1"
+for _ in $(seq 200); do grep -q 'gen2.example' "$tmp/watch.out" && break; sleep 0.05; done
+kill -TERM $wpid; wait $wpid; wrc=$?
+if [ $wrc -eq 0 ] && grep -q 'loaded .*gen=1 .*gen1.example' "$tmp/watch.out" &&
+   grep -q 'loaded .*gen=2 .*gen2.example' "$tmp/watch.out"; then
+  echo "ok   freshtls watch follows a Kubernetes swap"; pass=$((pass+1))
+else
+  echo "FAIL freshtls watch (exit $wrc)"; sed 's/^/    /' "$tmp/watch.out"; fail=$((fail+1))
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

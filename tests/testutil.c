@@ -154,3 +154,102 @@ char *tu_read_file(const char *path, size_t *len)
     }
     return buf;
 }
+
+#include <errno.h>
+#include <sys/stat.h>
+#include <time.h>
+
+int tu_k8s_write(const char *dir, const struct tu_file *files, int n)
+{
+    static unsigned counter;
+    char ts[128], path[4096], old[256] = "";
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    snprintf(ts, sizeof(ts), "..%04d_%02d_%02d_%02d_%02d_%02d.%09ld%u",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, now.tv_nsec, counter++);
+    snprintf(path, sizeof(path), "%s/..data", dir);
+    ssize_t ol = readlink(path, old, sizeof(old) - 1);
+    if (ol > 0)
+        old[ol] = '\0';
+    snprintf(path, sizeof(path), "%s/%s", dir, ts);
+    if (mkdir(path, 0755) != 0)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s/%s", dir, ts, files[i].name);
+        if (!tu_write_file(path, files[i].data, files[i].len))
+            return 0;
+    }
+    char tmp[4096], data[4096];
+    snprintf(tmp, sizeof(tmp), "%s/..data_tmp", dir);
+    snprintf(data, sizeof(data), "%s/..data", dir);
+    unlink(tmp);
+    if (symlink(ts, tmp) != 0 || rename(tmp, data) != 0)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        char link[4096], target[4096];
+        snprintf(link, sizeof(link), "%s/%s", dir, files[i].name);
+        snprintf(target, sizeof(target), "..data/%s", files[i].name);
+        struct stat st;
+        if (lstat(link, &st) != 0 && symlink(target, link) != 0)
+            return 0;
+    }
+    if (old[0]) {
+        snprintf(path, sizeof(path), "%s/%s", dir, old);
+        tu_rmrf(path);
+    }
+    return 1;
+}
+
+char *tu_pem_certs(X509 *const *certs, int n, size_t *len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    for (int i = 0; b && i < n; i++)
+        PEM_write_bio_X509(b, certs[i]);
+    char *data = NULL;
+    long l = b ? BIO_get_mem_data(b, &data) : -1;
+    char *out = l >= 0 ? malloc((size_t)l + 1) : NULL;
+    if (out) {
+        memcpy(out, data, (size_t)l);
+        out[l] = '\0';
+        if (len)
+            *len = (size_t)l;
+    }
+    BIO_free(b);
+    return out;
+}
+
+char *tu_pem_key(EVP_PKEY *key, size_t *len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b)
+        PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL);
+    char *data = NULL;
+    long l = b ? BIO_get_mem_data(b, &data) : -1;
+    char *out = l >= 0 ? malloc((size_t)l + 1) : NULL;
+    if (out) {
+        memcpy(out, data, (size_t)l);
+        out[l] = '\0';
+        if (len)
+            *len = (size_t)l;
+    }
+    BIO_free(b);
+    return out;
+}
+
+int tu_wait_until(int (*pred)(void *), void *arg, double seconds)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (pred(arg))
+            return 1;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 > seconds)
+            return pred(arg);
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}

@@ -33,3 +33,24 @@ void tu_rmrf(const char *path);
 char *tu_read_file(const char *path, size_t *len);
 
 #endif
+
+/* A file for tu_k8s_write(). */
+struct tu_file {
+    const char *name;
+    const void *data;
+    size_t len;
+};
+
+/*
+ * Publish files into `dir` exactly as Kubernetes' AtomicWriter does:
+ * write a new timestamped directory "..<ts>", point "..data_tmp" at it,
+ * rename "..data_tmp" over "..data", create missing user-visible symlinks
+ * "<name> -> ..data/<name>", then delete the previous timestamped
+ * directory. Returns 1 on success.
+ */
+int tu_k8s_write(const char *dir, const struct tu_file *files, int n);
+/* PEM of a certificate chain / key into a malloc'd buffer. */
+char *tu_pem_certs(X509 *const *certs, int n, size_t *len);
+char *tu_pem_key(EVP_PKEY *key, size_t *len);
+/* Wait up to `seconds` for pred(arg) to become true; returns it. */
+int tu_wait_until(int (*pred)(void *), void *arg, double seconds);

@@ -12,5 +12,7 @@
 #include <freshtls/mem.h>
 #include <freshtls/snapshot.h>
 #include <freshtls/roots.h>
+#include <freshtls/identity.h>
+#include <freshtls/watcher.h>
 
 #endif /* FRESHTLS_FRESHTLS_H */

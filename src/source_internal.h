@@ -1,0 +1,64 @@
+/* Internal view of sources, shared with the watcher. */
+#ifndef FTLS_SOURCE_INTERNAL_H
+#define FTLS_SOURCE_INTERNAL_H
+
+#include <freshtls/identity.h>
+
+#include <pthread.h>
+
+#include "fileio.h"
+#include "internal.h"
+
+#define FTLS_SOURCE_MAX_PATHS 16
+
+enum kind { K_DIR, K_FILES, K_PEM, K_P12, K_MEM, K_TRUST };
+
+struct ftls_source {
+    enum kind kind;
+    char *dir, *cert_name, *key_name; /* K_DIR; K_FILES in one directory */
+    char *cert_path, *key_path;       /* K_FILES in two directories */
+    char *path;                       /* K_PEM, K_P12 */
+    char *trust_files, *trust_dirs;   /* K_TRUST */
+    char *pass_file, *pass_env;
+    struct ftls__buf mem_cert, mem_key; /* K_MEM, guarded by mem_lock */
+    pthread_mutex_t mem_lock;
+    ftls_identity_options opts; /* strings point at the copies above */
+    ftls_cell *cell;
+    pthread_mutex_t load_lock;   /* serialises reloads; readers never take it */
+    pthread_mutex_t status_lock; /* held only to copy status, never for I/O */
+    ftls_source_status status;
+    unsigned char content_hash[32];
+    int have_hash;
+    ftls_source_event_fn cb;
+    void *cb_ud;
+    char desc[300];
+};
+
+struct ftls__pending_event {
+    ftls_source_event_type type;
+    ftls_code code;
+    char message[512];
+};
+
+/* Log and deliver events (outside any source lock). */
+void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe,
+                       int n);
+
+/* Directories to watch and the paths whose content defines the source. */
+struct ftls__watch_spec {
+    char dirs[FTLS_SOURCE_MAX_PATHS][4096];
+    int ndirs;
+    char files[FTLS_SOURCE_MAX_PATHS][4096];
+    int nfiles;
+};
+
+ftls_code ftls__source_watch_spec(const ftls_source *src,
+                                  struct ftls__watch_spec *spec);
+/* SHA-256 over stat data and contents of the source's files (polling). */
+void ftls__source_fingerprint(const ftls_source *src, unsigned char out[32]);
+/* Report a change in how the source is watched (0 none, 1 inotify,
+ * 2 polling); emits FTLS_EVENT_DEGRADED when it becomes polling. */
+void ftls__source_set_watching(ftls_source *src, int mode, ftls_code why,
+                               const char *message);
+
+#endif
