@@ -46,6 +46,8 @@ void ftls_source_free(ftls_source *s)
     pthread_mutex_destroy(&s->mem_lock);
     pthread_mutex_destroy(&s->load_lock);
     pthread_mutex_destroy(&s->status_lock);
+    pthread_mutex_destroy(&s->listener_lock);
+    ftls__free(s->listeners);
     ftls__free(s);
 }
 
@@ -70,6 +72,7 @@ static ftls_code source_new(enum kind kind, const ftls_identity_options *o,
     pthread_mutex_init(&s->mem_lock, NULL);
     pthread_mutex_init(&s->load_lock, NULL);
     pthread_mutex_init(&s->status_lock, NULL);
+    pthread_mutex_init(&s->listener_lock, NULL);
     int ok = 1;
     if (o != NULL) {
         s->opts = *o;
@@ -528,8 +531,16 @@ ftls_code ftls_source_reload(ftls_source *s, ftls_error *err)
     struct ftls__pending_event pe[3];
     int npe = 0;
     pthread_mutex_lock(&s->load_lock);
+    uint64_t before = ftls_cell_generation(s->cell);
     ftls_code rc = reload_locked(s, pe, &npe, err);
+    int published = ftls_cell_generation(s->cell) != before;
     pthread_mutex_unlock(&s->load_lock);
+    if (published) {
+        pthread_mutex_lock(&s->listener_lock);
+        for (int i = 0; i < s->nlisteners; i++)
+            s->listeners[i].fn(s, s->listeners[i].arg);
+        pthread_mutex_unlock(&s->listener_lock);
+    }
     ftls__source_emit(s, pe, npe);
     ftls_error_free(local);
     return rc;
@@ -620,4 +631,40 @@ const char *ftls_source_event_name(ftls_source_event_type t)
         return "degraded";
     }
     return "unknown";
+}
+
+ftls_code ftls__source_add_listener(ftls_source *s, ftls__source_listener_fn fn,
+                                    void *arg)
+{
+    pthread_mutex_lock(&s->listener_lock);
+    ftls_code rc = FTLS_E_NOMEM;
+    if (s->nlisteners == s->caplisteners) {
+        int ncap = s->caplisteners ? s->caplisteners * 2 : 4;
+        struct ftls__listener *n =
+            ftls__realloc(s->listeners, (size_t)ncap * sizeof(*n));
+        if (n != NULL) {
+            s->listeners = n;
+            s->caplisteners = ncap;
+        }
+    }
+    if (s->nlisteners < s->caplisteners) {
+        s->listeners[s->nlisteners].fn = fn;
+        s->listeners[s->nlisteners].arg = arg;
+        s->nlisteners++;
+        rc = FTLS_OK;
+    }
+    pthread_mutex_unlock(&s->listener_lock);
+    return rc;
+}
+
+void ftls__source_remove_listener(ftls_source *s, ftls__source_listener_fn fn,
+                                  void *arg)
+{
+    pthread_mutex_lock(&s->listener_lock);
+    for (int i = 0; i < s->nlisteners; i++)
+        if (s->listeners[i].fn == fn && s->listeners[i].arg == arg) {
+            s->listeners[i] = s->listeners[--s->nlisteners];
+            break;
+        }
+    pthread_mutex_unlock(&s->listener_lock);
 }

@@ -31,6 +31,14 @@ struct ftls_source {
     int have_hash;
     ftls_source_event_fn cb;
     void *cb_ud;
+    /* Internal listeners (factories, attachments), called after a publish
+     * with listener_lock held, so removal waits for a running call. */
+    pthread_mutex_t listener_lock;
+    struct ftls__listener {
+        void (*fn)(ftls_source *src, void *arg);
+        void *arg;
+    } *listeners;
+    int nlisteners, caplisteners;
     char desc[300];
 };
 
@@ -39,6 +47,13 @@ struct ftls__pending_event {
     ftls_code code;
     char message[512];
 };
+
+/* Listeners: called after every publish, on the reloading thread. */
+typedef void (*ftls__source_listener_fn)(ftls_source *src, void *arg);
+ftls_code ftls__source_add_listener(ftls_source *s, ftls__source_listener_fn fn,
+                                    void *arg);
+void ftls__source_remove_listener(ftls_source *s, ftls__source_listener_fn fn,
+                                  void *arg);
 
 /* Log and deliver events (outside any source lock). */
 void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe,

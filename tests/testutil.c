@@ -253,3 +253,49 @@ int tu_wait_until(int (*pred)(void *), void *arg, double seconds)
         nanosleep(&ts, NULL);
     }
 }
+
+static int step(SSL *s, int *done)
+{
+    if (*done)
+        return 0;
+    int r = SSL_do_handshake(s);
+    if (r == 1) {
+        *done = 1;
+        return 0;
+    }
+    int e = SSL_get_error(s, r);
+    return (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? 0 : -1;
+}
+
+int tu_handshake(SSL *c, SSL *s)
+{
+    BIO *bc = NULL, *bs = NULL;
+    if (!BIO_new_bio_pair(&bc, 0, &bs, 0))
+        return -1;
+    SSL_set_bio(c, bc, bc);
+    SSL_set_bio(s, bs, bs);
+    SSL_set_connect_state(c);
+    SSL_set_accept_state(s);
+    int cd = 0, sd = 0;
+    for (int i = 0; i < 1000 && !(cd && sd); i++) {
+        if (step(c, &cd) < 0)
+            return -1;
+        if (step(s, &sd) < 0)
+            return -2;
+    }
+    if (!(cd && sd))
+        return -1;
+    char b;
+    SSL_read(c, &b, 1); /* consume NewSessionTicket messages, if any */
+    return 1;
+}
+
+SSL *tu_client_ssl(SSL_CTX *ctx, const char *host)
+{
+    SSL *c = SSL_new(ctx);
+    if (c != NULL && host != NULL) {
+        SSL_set_tlsext_host_name(c, host);
+        SSL_set1_host(c, host);
+    }
+    return c;
+}

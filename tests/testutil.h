@@ -54,3 +54,12 @@ char *tu_pem_certs(X509 *const *certs, int n, size_t *len);
 char *tu_pem_key(EVP_PKEY *key, size_t *len);
 /* Wait up to `seconds` for pred(arg) to become true; returns it. */
 int tu_wait_until(int (*pred)(void *), void *arg, double seconds);
+
+#include <openssl/ssl.h>
+/* Run a handshake between two SSLs over a BIO pair (the SSLs take the
+ * BIOs). Returns 1 when both sides finished, -1 when the client failed,
+ * -2 when the server failed. Afterwards the client has read any TLS 1.3
+ * session tickets the server sent. */
+int tu_handshake(SSL *client, SSL *server);
+/* New client SSL with SNI and host name check set. */
+SSL *tu_client_ssl(SSL_CTX *ctx, const char *host);

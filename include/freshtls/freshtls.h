@@ -14,5 +14,6 @@
 #include <freshtls/roots.h>
 #include <freshtls/identity.h>
 #include <freshtls/watcher.h>
+#include <freshtls/ctx.h>
 
 #endif /* FRESHTLS_FRESHTLS_H */

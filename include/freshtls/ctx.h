@@ -1,0 +1,185 @@
+/**
+ * @file ctx.h
+ * @brief Always-fresh SSL contexts.
+ *
+ * Two ways to use fresh material with OpenSSL:
+ *
+ * - **Factory.** An ::ftls_ctx_factory builds a complete SSL_CTX from a
+ *   template plus identity and trust sources whenever one of them publishes
+ *   a new generation (never on the handshake path), and
+ *   ftls_ctx_factory_get1_ctx() hands out the newest one, refcounted. An old
+ *   SSL_CTX is freed when its last holder and its last SSL are gone.
+ *   Session-ticket keys stay the same across generations, so sessions
+ *   resume across rotations.
+ *
+ * - **Attach.** ftls_ctx_attach() installs callbacks on an SSL_CTX the
+ *   application already owns (and may keep forever), so that every new
+ *   handshake uses the newest identity (chosen by SNI), verifies peers
+ *   against the newest root CAs, and, on a server, verifies client
+ *   certificates against and advertises the newest client CAs. OpenSSL's
+ *   verification is otherwise untouched: host and IP checks set with
+ *   SSL_set1_host()/SSL_set1_ip(), purpose and depth, the application's
+ *   verify callback, SSL_get_verify_result() and the verified chain, DANE,
+ *   and the distrust-after constraints of freshtls root sets. If a source
+ *   has nothing published, the handshake fails; there is never an
+ *   insecure fallback.
+ */
+#ifndef FRESHTLS_CTX_H
+#define FRESHTLS_CTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include <freshtls/error.h>
+#include <freshtls/export.h>
+#include <freshtls/identity.h>
+#include <freshtls/roots.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Settings every context built by a factory gets. Zero means default. */
+typedef struct ftls_ctx_template {
+    int is_server;          /**< server (1) or client (0) method */
+    int min_version;        /**< e.g. TLS1_2_VERSION; 0: TLS 1.2 */
+    int max_version;        /**< 0: highest supported */
+    const char *ciphers;      /**< TLS <= 1.2 cipher list, or NULL */
+    const char *ciphersuites; /**< TLS 1.3 suites, or NULL */
+    const char *groups;       /**< e.g. "X25519:P-256", or NULL */
+    /** ALPN protocols in wire format (length-prefixed), or NULL. A server
+     *  selects the first of these the client also offers. */
+    const unsigned char *alpn;
+    size_t alpn_len;
+    /** SSL_VERIFY_* flags; 0 means SSL_VERIFY_PEER for clients and none
+     *  for servers (SSL_VERIFY_PEER|SSL_VERIFY_FAIL_IF_NO_PEER_CERT when
+     *  client CAs are set). */
+    int verify_mode;
+    int verify_depth;       /**< 0: OpenSSL's default */
+    /** SSL_SESS_CACHE_* for SSL_CTX_set_session_cache_mode; 0: OpenSSL's
+     *  default. Stateless tickets are on unless setup disables them. */
+    long session_cache_mode;
+    /** Called on every new context before it is published; return 1 to
+     *  accept, 0 to fail that build (the previous context stays). */
+    int (*setup)(SSL_CTX *ctx, void *arg);
+    void *setup_arg;
+} ftls_ctx_template;
+
+typedef struct ftls_ctx_factory ftls_ctx_factory;
+
+/** Build statistics; see ftls_ctx_factory_get_stats(). */
+typedef struct ftls_ctx_stats {
+    uint64_t built;    /**< contexts published so far */
+    uint64_t live;     /**< contexts built by this factory not yet freed */
+    uint64_t failures; /**< rebuilds that failed (previous context kept) */
+    uint64_t generation; /**< generation of the newest context */
+} ftls_ctx_stats;
+
+/**
+ * @brief Create a factory. Configure its sources, then call
+ *        ftls_ctx_factory_build() once; afterwards it rebuilds by itself
+ *        whenever a source publishes.
+ * @param t copied (strings and ALPN included).
+ * @since 0.1.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_new(const ftls_ctx_template *t,
+                                                      ftls_ctx_factory **out,
+                                                      ftls_error *err);
+
+/**
+ * @brief Free the factory. Contexts handed out stay valid until their
+ *        holders free them. NULL is a no-op.
+ * @warning The factory's sources must outlive it.
+ * @since 0.1.0
+ */
+FTLS_API void ftls_ctx_factory_free(ftls_ctx_factory *f);
+
+/** @brief The certificate/key to present (required for servers). @since 0.1.0 */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_identity(
+    ftls_ctx_factory *f, ftls_source *identity, ftls_error *err);
+/** @brief Roots to verify peers against, from a trust source. @since 0.1.0 */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_roots(
+    ftls_ctx_factory *f, ftls_source *trust, ftls_error *err);
+/** @brief Roots from the process-wide store (ftls_roots_get1()). @since 0.1.0 */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_system_roots(
+    ftls_ctx_factory *f, ftls_roots_source which, ftls_error *err);
+/** @brief Server: CAs for client certificates (verified and advertised). @since 0.1.0 */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_client_cas(
+    ftls_ctx_factory *f, ftls_source *trust, ftls_error *err);
+
+/**
+ * @brief Build and publish a context from the current generations now.
+ * @return FTLS_OK, or why not (then the previous context stays).
+ * @since 0.1.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_build(ftls_ctx_factory *f,
+                                                        ftls_error *err);
+
+/**
+ * @brief The newest context, with a reference for the caller.
+ * @return the SSL_CTX, or NULL before the first successful build.
+ * @par Ownership: release with SSL_CTX_free(); SSLs made from it keep it
+ *      alive on their own.
+ * @par Thread-safety: lock-free; safe from any thread.
+ * @since 0.1.0
+ */
+FTLS_API SSL_CTX *ftls_ctx_factory_get1_ctx(ftls_ctx_factory *f);
+
+/** @brief Copy build statistics. @since 0.1.0 */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_get_stats(
+    const ftls_ctx_factory *f, ftls_ctx_stats *st);
+
+/* ---- attach mode ----------------------------------------------------------- */
+
+/** One identity, chosen when the client's SNI matches. */
+typedef struct ftls_attach_identity {
+    /** "host.example", "*.example.com" (one label), or NULL for the
+     *  default used when no name matches or no SNI was sent. */
+    const char *server_name;
+    ftls_source *source;
+} ftls_attach_identity;
+
+/** What ftls_ctx_attach() installs. Unset members are left alone. */
+typedef struct ftls_attach_config {
+    const ftls_attach_identity *identities; /**< may be NULL */
+    size_t n_identities;
+    ftls_source *roots;      /**< trust source to verify the peer against */
+    /** Or a fixed root set (e.g. from ftls_roots_get1()); ignored when
+     *  @c roots is set. The attachment keeps a reference. */
+    ftls_roots *fixed_roots;
+    ftls_source *client_cas; /**< server: verify and advertise these */
+} ftls_attach_config;
+
+/**
+ * @brief Make an existing SSL_CTX use the newest material on every new
+ *        handshake.
+ *
+ * Installs a certificate callback (identities) and an info callback that,
+ * at the start of each handshake, points the SSL at the newest
+ * verification store and client-CA list (the application's own info
+ * callback, if any, is still called). The SSL_CTX's verify mode, verify
+ * callback, depth, purpose and every per-SSL setting stay the
+ * application's. Stores are built when trust material is published.
+ *
+ * The attachment lives as long as the SSL_CTX (it is freed with it) and
+ * holds references to its sources' published state; the sources
+ * themselves must outlive the SSL_CTX. Attaching twice is an error.
+ *
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_STATE (already
+ *         attached); FTLS_E_NOMEM.
+ * @par Thread-safety: call before the SSL_CTX is used by other threads.
+ * @since 0.1.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_attach(SSL_CTX *ctx,
+                                                 const ftls_attach_config *cfg,
+                                                 ftls_error *err);
+
+/** @brief Number of SSL_CTXs built by all factories that are still alive. @since 0.1.0 */
+FTLS_API uint64_t ftls_ctx_live_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FRESHTLS_CTX_H */

@@ -1,0 +1,45 @@
+/* Shared pieces of the factory and attach mode. */
+#ifndef FTLS_CTX_INTERNAL_H
+#define FTLS_CTX_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include <freshtls/ctx.h>
+
+#include "internal.h"
+
+/* What one trust generation becomes for OpenSSL: a (lazy) verification
+ * store and the CA names a server advertises. Immutable once built. */
+struct ftls__trust_bundle {
+    X509_STORE *store;
+    STACK_OF(X509_NAME) *names;
+};
+
+ftls_code ftls__trust_bundle_new(ftls_roots *roots,
+                                 struct ftls__trust_bundle **out,
+                                 ftls_error *err);
+/* Snapshot-cell destructor. */
+void ftls__trust_bundle_free(void *bundle, void *arg);
+
+/* Session-ticket keys shared by every context of one factory. */
+struct ftls__ticket_keys {
+    unsigned char name[16], hmac[32], aes[32];
+};
+
+/* Counts the live contexts of one factory; shared by the factory and each
+ * of its contexts, freed with the last of them. */
+struct ftls__ctx_counter {
+    _Atomic long refs;
+    _Atomic uint64_t live;
+};
+
+/* Attach per-context data: ticket keys (servers), ALPN list, counters.
+ * The data is freed, and the counters decremented, with the SSL_CTX. */
+ftls_code ftls__ctx_install(SSL_CTX *ctx, int is_server,
+                            const struct ftls__ticket_keys *keys,
+                            const unsigned char *alpn, size_t alpn_len,
+                            struct ftls__ctx_counter *counter, ftls_error *err);
+struct ftls__ctx_counter *ftls__ctx_counter_new(void);
+void ftls__ctx_counter_unref(struct ftls__ctx_counter *c);
+
+#endif
