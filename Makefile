@@ -28,6 +28,8 @@ deps:
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
 	[ -f /usr/include/openssl/ssl.h ] || missing="$$missing libssl-dev"; \
+	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
@@ -45,7 +47,7 @@ build: deps $(BUILD)/CMakeCache.txt
 
 run: build
 	$(BUILD)/cli/freshtls version
-	$(BUILD)/cli/freshtls selftest
+	$(BUILD)/cli/freshtls demo
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -32,11 +32,15 @@ int cmd_selftest(int argc, char **argv);
 int cmd_roots(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_selftest;
 extern const struct cli_command cli_cmd_roots;
 extern const struct cli_command cli_cmd_check;
 extern const struct cli_command cli_cmd_watch;
+extern const struct cli_command cli_cmd_serve;
+extern const struct cli_command cli_cmd_demo;
 
 #endif

@@ -37,7 +37,7 @@ struct wsrc {
     ftls_source *src;
     struct wwatch w[MAX_WATCHES];
     int nw;
-    int polling, rewatch;
+    int polling, rewatch, urgent;
     uint64_t due, first, next_poll;
     unsigned char fp[32];
 };
@@ -254,8 +254,11 @@ static void schedule(ftls_watcher *w, struct wsrc *ws, uint64_t now, int urgent)
 {
     if (urgent) {
         ws->due = now;
+        ws->urgent = 1;
         return;
     }
+    if (ws->urgent) /* a complete generation is waiting: never postpone it */
+        return;
     if (ws->due == 0)
         ws->first = now;
     uint64_t due = now + w->debounce_ms, cap = ws->first + 10u * w->debounce_ms;
@@ -360,6 +363,7 @@ ftls_code ftls_watcher_dispatch(ftls_watcher *w, ftls_error *err)
         }
         if (ws->due && now >= ws->due) {
             ws->due = ws->first = 0;
+            ws->urgent = 0;
             /* Failures are reported through the source's events/status. */
             if (ftls_source_reload(ws->src, NULL) == FTLS_OK && !ws->polling &&
                 w->ifd >= 0 && arm(w, ws) != 0)

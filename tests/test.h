@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef FTLS_ARRAY_LEN
+#define FTLS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 static int t_failed_checks;
 static int t_cases_passed;
 static int t_cases_failed;

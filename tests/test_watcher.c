@@ -153,6 +153,28 @@ static void test_k8s_swaps(void)
     stop(&f);
 }
 
+/* AtomicWriter deletes the old generation right after the swap; those
+ * events must not push the swap's reload into the debounce window. With a
+ * one-minute window, the reload can only arrive in time via the swap. */
+static void test_k8s_swap_not_postponed_by_cleanup(void)
+{
+    struct fixture f = {0};
+    ftls_watcher_options wo = {.debounce_ms = 60000};
+    start(&f, "k8s-slow-debounce", 1, &wo, 0); /* we dispatch ourselves */
+    struct tu_file files[2] = {{"tls.crt", g_m[1].crt, g_m[1].ncrt},
+                               {"tls.key", g_m[1].key, g_m[1].nkey}};
+    REQUIRE(tu_k8s_write(f.dir, files, 2)); /* swap, then delete old dir */
+    /* Every event is queued before the first dispatch reads them. */
+    int fd = ftls_watcher_get_fd(f.w);
+    for (int i = 0; i < 1000 && gen_of(f.s) != 1; i++) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (poll(&pfd, 1, 10) > 0)
+            CHECK_EQ_INT(ftls_watcher_dispatch(f.w, NULL), FTLS_OK);
+    }
+    CHECK_EQ_INT(gen_of(f.s), 1);
+    stop(&f);
+}
+
 static void test_rename_over_and_in_place(void)
 {
     struct fixture f = {0};
@@ -310,6 +332,7 @@ int main(void)
     for (int i = 0; i < 8; i++)
         make_material(i, &g_m[i]);
     RUN(test_k8s_swaps);
+    RUN(test_k8s_swap_not_postponed_by_cleanup);
     RUN(test_rename_over_and_in_place);
     RUN(test_dir_deleted_and_recreated);
     RUN(test_out_of_watches_degrades_to_polling);

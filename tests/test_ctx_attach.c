@@ -1,0 +1,393 @@
+/* Attach mode keeps OpenSSL's verification semantics: for a corpus of
+ * chains the verdict, SSL_get_verify_result() and verified chain length
+ * equal those of a plain SSL_CTX with the same store. Also: SNI identity
+ * selection, failing closed, and the application's own info callback. */
+#include <stdlib.h>
+#include <time.h>
+
+#include <openssl/x509v3.h>
+
+#include "../src/roots_internal.h"
+#include "test.h"
+#include "testutil.h"
+
+static char *g_dir, g_bundle[4200];
+static EVP_PKEY *kA, *kB, *kI, *kL;
+static X509 *A, *B, *I, *I_B, *I_nc;
+static ftls_source *g_trust;
+static ftls_roots *g_distrust_roots; /* A with a distrust-after date */
+
+struct tcase {
+    const char *name;
+    X509 *leaf;
+    X509 *chain[2];
+    int nchain;
+    const char *host, *ip;
+    int override_expired; /* app verify callback accepts expiry */
+    int depth;            /* >0: SSL_set_verify_depth */
+    int dane_ee;          /* DANE-EE(3) SPKI(1) SHA-256(1) for the leaf */
+    int distrust;         /* use the distrust-after root set */
+};
+
+static int accept_expired(int ok, X509_STORE_CTX *ctx)
+{
+    if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_CERT_HAS_EXPIRED)
+        return 1;
+    return ok;
+}
+
+static SSL_CTX *server_ctx(const struct tcase *c)
+{
+    SSL_CTX *s = SSL_CTX_new(TLS_server_method());
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    for (int i = 0; i < c->nchain; i++)
+        sk_X509_push(chain, c->chain[i]);
+    REQUIRE(SSL_CTX_use_cert_and_key(s, c->leaf, kL, chain, 1) == 1);
+    sk_X509_free(chain);
+    return s;
+}
+
+static SSL_CTX *client_ctx(const struct tcase *c)
+{
+    SSL_CTX *cc = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(cc, SSL_VERIFY_PEER, c->override_expired ? accept_expired
+                                                                  : NULL);
+    if (c->dane_ee)
+        REQUIRE(SSL_CTX_dane_enable(cc) > 0);
+    return cc;
+}
+
+struct outcome {
+    int handshake;
+    long verify;
+    int chain_len;
+};
+
+static struct outcome run(SSL_CTX *cc, const struct tcase *c)
+{
+    SSL_CTX *sc = server_ctx(c);
+    SSL *s = SSL_new(sc), *cl = SSL_new(cc);
+    SSL_set_tlsext_host_name(cl, "good.example.com");
+    if (c->host)
+        SSL_set1_host(cl, c->host);
+    if (c->ip)
+        REQUIRE(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(cl), c->ip));
+    if (c->depth)
+        SSL_set_verify_depth(cl, c->depth);
+    if (c->dane_ee) {
+        unsigned char *spki = NULL, md[32];
+        unsigned mdlen = 0;
+        int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c->leaf), &spki);
+        REQUIRE(n > 0 && EVP_Digest(spki, (size_t)n, md, &mdlen, EVP_sha256(), NULL));
+        REQUIRE(SSL_dane_enable(cl, "good.example.com") > 0);
+        REQUIRE(SSL_dane_tlsa_add(cl, 3, 1, 1, md, mdlen) > 0);
+        OPENSSL_free(spki);
+    }
+    struct outcome o;
+    o.handshake = tu_handshake(cl, s);
+    o.verify = SSL_get_verify_result(cl);
+    STACK_OF(X509) *vc = SSL_get0_verified_chain(cl);
+    o.chain_len = vc ? sk_X509_num(vc) : 0;
+    SSL_free(cl);
+    SSL_free(s);
+    SSL_CTX_free(sc);
+    return o;
+}
+
+static X509 *leaf(const char *cn, const char *dns, const char *ip,
+                  const char *eku, long nb, long life, X509 *iss, EVP_PKEY *ik)
+{
+    struct tu_cert_opts o = {.cn = cn, .dns = dns, .ip = ip, .eku = eku,
+                             .not_before_offset = nb, .lifetime = life};
+    X509 *x = tu_cert(&o, kL, iss, ik);
+    REQUIRE(x != NULL);
+    return x;
+}
+
+static void test_equivalence(void)
+{
+    long day = 86400;
+    X509 *good = leaf("good", "good.example.com", "127.0.0.1", "serverAuth",
+                      -day, 30 * day, I, kI);
+    X509 *expired = leaf("expired", "good.example.com", NULL, "serverAuth",
+                         -60 * day, 30 * day, I, kI);
+    X509 *client = leaf("client", "good.example.com", NULL, "clientAuth",
+                        -day, 30 * day, I, kI);
+    X509 *unknown = leaf("unknown", "good.example.com", NULL, "serverAuth",
+                         -day, 30 * day, I_B, kI);
+    X509 *nc_bad = leaf("nc", "evil.test", NULL, "serverAuth", -day, 30 * day,
+                        I_nc, kI);
+    X509 *late = leaf("late", "good.example.com", NULL, "serverAuth", -day,
+                      30 * day, I, kI);
+    const struct tcase corpus[] = {
+        {"valid", good, {I}, 1, "good.example.com", NULL, 0, 0, 0, 0},
+        {"expired", expired, {I}, 1, "good.example.com", NULL, 0, 0, 0, 0},
+        {"expired, app callback overrides", expired, {I}, 1, NULL, NULL, 1, 0, 0, 0},
+        {"wrong host", good, {I}, 1, "other.example.com", NULL, 0, 0, 0, 0},
+        {"right ip (not in SNI)", good, {I}, 1, NULL, "127.0.0.1", 0, 0, 0, 0},
+        {"wrong ip", good, {I}, 1, NULL, "127.0.0.2", 0, 0, 0, 0},
+        {"unknown root", unknown, {I_B}, 1, NULL, NULL, 0, 0, 0, 0},
+        {"missing intermediate", good, {NULL}, 0, NULL, NULL, 0, 0, 0, 0},
+        {"wrong purpose", client, {I}, 1, NULL, NULL, 0, 0, 0, 0},
+        {"name constraints violated", nc_bad, {I_nc}, 1, NULL, NULL, 0, 0, 0, 0},
+        {"depth limit", good, {I}, 1, NULL, NULL, 0, 1, 0, 0},
+        {"DANE-EE under an unknown root", unknown, {I_B}, 1, NULL, NULL, 0, 0, 1, 0},
+        {"distrusted-after root", late, {I}, 1, NULL, NULL, 0, 0, 0, 1},
+        {"distrusted-after, app overrides nothing", good, {I}, 1, NULL, NULL, 0, 0, 0, 1},
+    };
+    int ok_count = 0, fail_count = 0;
+    for (size_t i = 0; i < FTLS_ARRAY_LEN(corpus); i++) {
+        const struct tcase *c = &corpus[i];
+        /* Plain: the same (freshtls) store set directly on the SSL_CTX. */
+        SSL_CTX *plain = client_ctx(c);
+        X509_STORE *store = NULL;
+        ftls_roots *r = NULL;
+        if (c->distrust) {
+            r = g_distrust_roots;
+            REQUIRE(ftls_roots_up_ref(r) == FTLS_OK);
+        } else {
+            REQUIRE(ftls_source_get1_roots(g_trust, &r, NULL) == FTLS_OK);
+        }
+        REQUIRE(ftls_roots_new_store(r, &store, NULL) == FTLS_OK);
+        SSL_CTX_set1_cert_store(plain, store);
+        X509_STORE_free(store);
+        /* Attached: an application context with no roots of its own. */
+        SSL_CTX *app = client_ctx(c);
+        ftls_attach_config cfg = {0};
+        if (c->distrust)
+            cfg.fixed_roots = g_distrust_roots;
+        else
+            cfg.roots = g_trust;
+        REQUIRE(ftls_ctx_attach(app, &cfg, NULL) == FTLS_OK);
+        struct outcome p = run(plain, c), a = run(app, c);
+        if (p.handshake != a.handshake || p.verify != a.verify ||
+            p.chain_len != a.chain_len)
+            fprintf(stderr, "'%s': plain %d/%s/%d attached %d/%s/%d\n", c->name,
+                    p.handshake, X509_verify_cert_error_string(p.verify),
+                    p.chain_len, a.handshake,
+                    X509_verify_cert_error_string(a.verify), a.chain_len);
+        CHECK_EQ_INT(p.handshake, a.handshake);
+        CHECK_EQ_INT(p.verify, a.verify);
+        CHECK_EQ_INT(p.chain_len, a.chain_len);
+        if (p.handshake == 1)
+            ok_count++;
+        else
+            fail_count++;
+        /* And against an eagerly loaded OpenSSL store where it applies. */
+        if (!c->distrust) {
+            SSL_CTX *eager = client_ctx(c);
+            REQUIRE(SSL_CTX_load_verify_file(eager, g_bundle) == 1);
+            struct outcome e = run(eager, c);
+            CHECK_EQ_INT(e.handshake, a.handshake);
+            CHECK_EQ_INT(e.verify, a.verify);
+            SSL_CTX_free(eager);
+        }
+        ftls_roots_free(r);
+        SSL_CTX_free(plain);
+        SSL_CTX_free(app);
+    }
+    /* The corpus exercises both verdicts, and the distrust rule fired. */
+    CHECK(ok_count >= 4 && fail_count >= 8);
+    X509 *all[] = {good, expired, client, unknown, nc_bad, late};
+    for (size_t i = 0; i < FTLS_ARRAY_LEN(all); i++)
+        X509_free(all[i]);
+}
+
+static void test_distrust_rejects_through_attach(void)
+{
+    X509 *late = leaf("late", "good.example.com", NULL, "serverAuth", -86400,
+                      86400 * 30, I, kI);
+    struct tcase c = {"late", late, {I}, 1, NULL, NULL, 0, 0, 0, 1};
+    SSL_CTX *app = client_ctx(&c);
+    ftls_attach_config cfg = {.fixed_roots = g_distrust_roots};
+    REQUIRE(ftls_ctx_attach(app, &cfg, NULL) == FTLS_OK);
+    struct outcome o = run(app, &c);
+    CHECK_EQ_INT(o.handshake, -1);
+    CHECK_EQ_INT(o.verify, X509_V_ERR_CERT_REJECTED);
+    CHECK_EQ_INT(ftls_ctx_attach(app, &cfg, NULL), FTLS_E_STATE);
+    SSL_CTX_free(app);
+    X509_free(late);
+}
+
+/* ---- identities by SNI, failing closed, info callback chaining ---------- */
+
+static ftls_source *mem_identity(const char *cn)
+{
+    EVP_PKEY *k = tu_key();
+    struct tu_cert_opts o = {.cn = cn, .dns = cn, .not_before_offset = -3600};
+    X509 *x = tu_cert(&o, k, I, kI);
+    X509 *chain[2] = {x, I};
+    size_t nc, nk;
+    char *crt = tu_pem_certs(chain, 2, &nc), *key = tu_pem_key(k, &nk);
+    ftls_source *s = NULL;
+    REQUIRE(ftls_source_new_identity_memory(NULL, &s, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_set_memory(s, crt, nc, key, nk, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_reload(s, NULL) == FTLS_OK);
+    free(crt);
+    free(key);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return s;
+}
+
+static int g_info_calls;
+static void app_info_cb(const SSL *s, int where, int ret)
+{
+    (void)s, (void)ret;
+    if (where & SSL_CB_HANDSHAKE_START)
+        g_info_calls++;
+}
+
+static const char *handshake_cn(SSL_CTX *server, const char *sni, int *rc)
+{
+    static char cn[64];
+    SSL_CTX *cc = SSL_CTX_new(TLS_client_method());
+    ftls_attach_config cfg = {.roots = g_trust};
+    REQUIRE(ftls_ctx_attach(cc, &cfg, NULL) == FTLS_OK);
+    SSL_CTX_set_verify(cc, SSL_VERIFY_PEER, NULL);
+    SSL *c = SSL_new(cc), *s = SSL_new(server);
+    if (sni)
+        SSL_set_tlsext_host_name(c, sni);
+    *rc = tu_handshake(c, s);
+    cn[0] = '\0';
+    X509 *peer = SSL_get0_peer_certificate(c);
+    if (peer)
+        X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName,
+                                  cn, sizeof(cn));
+    SSL_free(c);
+    SSL_free(s);
+    SSL_CTX_free(cc);
+    return cn;
+}
+
+static void test_sni_selection_and_fail_closed(void)
+{
+    ftls_source *api = mem_identity("api.example.com");
+    ftls_source *wild = mem_identity("wild.example.org");
+    ftls_source *def = mem_identity("default.example");
+    SSL_CTX *server = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_info_callback(server, app_info_cb);
+    ftls_attach_identity ids[] = {{"api.example.com", api},
+                                  {"*.example.org", wild},
+                                  {NULL, def}};
+    ftls_attach_config cfg = {.identities = ids, .n_identities = 3};
+    REQUIRE(ftls_ctx_attach(server, &cfg, NULL) == FTLS_OK);
+    int rc;
+    CHECK(strcmp(handshake_cn(server, "api.example.com", &rc), "api.example.com") == 0);
+    CHECK_EQ_INT(rc, 1);
+    CHECK(strcmp(handshake_cn(server, "x.example.org", &rc), "wild.example.org") == 0);
+    CHECK(strcmp(handshake_cn(server, "a.b.example.org", &rc), "default.example") == 0);
+    CHECK(strcmp(handshake_cn(server, NULL, &rc), "default.example") == 0);
+    CHECK_EQ_INT(g_info_calls, 4); /* the application's callback still runs */
+    SSL_CTX_free(server);
+
+    /* No default and no match: the handshake fails, never a fallback. */
+    SSL_CTX *strict = SSL_CTX_new(TLS_server_method());
+    ftls_attach_config only_api = {.identities = ids, .n_identities = 1};
+    REQUIRE(ftls_ctx_attach(strict, &only_api, NULL) == FTLS_OK);
+    handshake_cn(strict, "unknown.example", &rc);
+    CHECK(rc != 1);
+    SSL_CTX_free(strict);
+
+    /* A trust source with nothing published: verification fails closed,
+     * and the application's own info callback is still called. */
+    ftls_source *empty = NULL;
+    REQUIRE(ftls_source_new_trust("/nonexistent/ca.pem", NULL, &empty, NULL) == FTLS_OK);
+    SSL_CTX *cc = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(cc, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_info_callback(cc, app_info_cb);
+    REQUIRE(SSL_CTX_load_verify_file(cc, g_bundle) == 1); /* app's own roots */
+    ftls_attach_config ec = {.roots = empty};
+    REQUIRE(ftls_ctx_attach(cc, &ec, NULL) == FTLS_OK);
+    SSL_CTX *srv = SSL_CTX_new(TLS_server_method());
+    ftls_attach_config sd = {.identities = &ids[2], .n_identities = 1};
+    REQUIRE(ftls_ctx_attach(srv, &sd, NULL) == FTLS_OK);
+    SSL *c = SSL_new(cc), *s = SSL_new(srv);
+    g_info_calls = 0;
+    CHECK_EQ_INT(tu_handshake(c, s), -1);
+    CHECK_EQ_INT(SSL_get_verify_result(c), X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+    CHECK_EQ_INT(g_info_calls, 1);
+    SSL_free(c);
+    SSL_free(s);
+    SSL_CTX_free(cc);
+    SSL_CTX_free(srv);
+    ftls_source_free(empty);
+    ftls_source_free(api);
+    ftls_source_free(wild);
+    ftls_source_free(def);
+}
+
+static void test_roots_rotate_for_long_lived_ctx(void)
+{
+    /* One application context kept forever; the CA changes underneath. */
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/rotating.pem", g_dir);
+    REQUIRE(tu_write_certs(path, "w", &B, 1));
+    ftls_source *trust = NULL;
+    REQUIRE(ftls_source_new_trust(path, NULL, &trust, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
+    SSL_CTX *app = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(app, SSL_VERIFY_PEER, NULL);
+    ftls_attach_config cfg = {.roots = trust};
+    REQUIRE(ftls_ctx_attach(app, &cfg, NULL) == FTLS_OK);
+    X509 *good = leaf("good", "good.example.com", NULL, "serverAuth", -86400,
+                      86400 * 30, I, kI);
+    struct tcase c = {"rot", good, {I}, 1, "good.example.com", NULL, 0, 0, 0, 0};
+    CHECK_EQ_INT(run(app, &c).handshake, -1); /* A not trusted yet */
+    REQUIRE(tu_write_certs(path, "w", &A, 1));
+    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
+    CHECK_EQ_INT(run(app, &c).handshake, 1); /* same SSL_CTX, new roots */
+    REQUIRE(tu_write_certs(path, "w", &B, 1));
+    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
+    CHECK_EQ_INT(run(app, &c).handshake, -1); /* removal takes effect too */
+    SSL_CTX_free(app);
+    ftls_source_free(trust);
+    X509_free(good);
+}
+
+int main(void)
+{
+    REQUIRE((g_dir = tu_tmpdir()) != NULL);
+    kA = tu_key(), kB = tu_key(), kI = tu_key(), kL = tu_key();
+    long ten = 86400L * 3650;
+    struct tu_cert_opts ra = {.cn = "Attach Root", .ca = 1, .lifetime = ten,
+                              .not_before_offset = -86400L * 100};
+    struct tu_cert_opts rb = {.cn = "Other Root", .ca = 1, .lifetime = ten};
+    struct tu_cert_opts ri = {.cn = "Attach Intermediate", .ca = 1, .lifetime = ten,
+                              .not_before_offset = -86400L * 90};
+    struct tu_cert_opts rn = {.cn = "NC Intermediate", .ca = 1, .lifetime = ten,
+                              .not_before_offset = -86400L * 90,
+                              .name_constraints = "permitted;DNS:.example.com"};
+    REQUIRE((A = tu_cert(&ra, kA, NULL, NULL)) && (B = tu_cert(&rb, kB, NULL, NULL)));
+    REQUIRE((I = tu_cert(&ri, kI, A, kA)) && (I_B = tu_cert(&ri, kI, B, kB)));
+    REQUIRE((I_nc = tu_cert(&rn, kI, A, kA)) != NULL);
+    snprintf(g_bundle, sizeof(g_bundle), "%s/roots.pem", g_dir);
+    REQUIRE(tu_write_certs(g_bundle, "w", &A, 1));
+    REQUIRE(ftls_source_new_trust(g_bundle, NULL, &g_trust, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_reload(g_trust, NULL) == FTLS_OK);
+    /* A copy of root A distrusted for certificates issued in the last 10 days. */
+    unsigned char *der = NULL;
+    int len = i2d_X509(A, &der);
+    const char *why;
+    REQUIRE(ftls__roots_new(FTLS_ROOTS_FALLBACK, &g_distrust_roots, NULL) == FTLS_OK);
+    REQUIRE(ftls__roots_add_der(g_distrust_roots, der, (size_t)len, 0, "A",
+                                "test", (int64_t)time(NULL) - 10 * 86400,
+                                &why) == FTLS_OK);
+    REQUIRE(ftls__roots_finish(g_distrust_roots, NULL) == FTLS_OK);
+    OPENSSL_free(der);
+    RUN(test_equivalence);
+    RUN(test_distrust_rejects_through_attach);
+    RUN(test_sni_selection_and_fail_closed);
+    RUN(test_roots_rotate_for_long_lived_ctx);
+    ftls_roots_free(g_distrust_roots);
+    ftls_source_free(g_trust);
+    X509 *xs[] = {A, B, I, I_B, I_nc};
+    for (size_t i = 0; i < FTLS_ARRAY_LEN(xs); i++)
+        X509_free(xs[i]);
+    EVP_PKEY *ks[] = {kA, kB, kI, kL};
+    for (size_t i = 0; i < FTLS_ARRAY_LEN(ks); i++)
+        EVP_PKEY_free(ks[i]);
+    tu_rmrf(g_dir);
+    free(g_dir);
+    return TEST_SUMMARY();
+}

@@ -1,0 +1,143 @@
+/* libcurl: a long-lived easy handle accepts a server whose CA was added to
+ * the trust file after the handle was created, without recreating it. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include <freshtls/freshtls.h>
+#include "test.h"
+#include "testutil.h"
+
+static SSL_CTX *g_server;
+static int g_listen;
+static atomic_int g_stop;
+
+static void *serve(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&g_stop)) {
+        struct pollfd p = {g_listen, POLLIN, 0};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int fd = accept(g_listen, NULL, NULL);
+        if (fd < 0)
+            continue;
+        struct timeval tv = {5, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        SSL *s = SSL_new(g_server);
+        SSL_set_fd(s, fd);
+        if (SSL_accept(s) == 1) {
+            char buf[2048];
+            SSL_read(s, buf, sizeof(buf));
+            static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n"
+                                       "Connection: close\r\n\r\nfresh\n";
+            SSL_write(s, resp, sizeof(resp) - 1);
+            SSL_shutdown(s);
+        }
+        SSL_free(s);
+        close(fd);
+    }
+    return NULL;
+}
+
+static CURLcode attach_roots(CURL *curl, void *ssl_ctx, void *userdata)
+{
+    (void)curl;
+    ftls_attach_config cfg = {.roots = userdata};
+    return ftls_ctx_attach(ssl_ctx, &cfg, NULL) == FTLS_OK ? CURLE_OK
+                                                            : CURLE_SSL_CERTPROBLEM;
+}
+
+static size_t sink(char *p, size_t sz, size_t n, void *ud)
+{
+    (void)p;
+    *(size_t *)ud += sz * n;
+    return sz * n;
+}
+
+static void test_long_lived_handle_sees_new_ca(void)
+{
+    char *dir = tu_tmpdir();
+    REQUIRE(dir != NULL);
+    EVP_PKEY *k1 = tu_key(), *k2 = tu_key(), *kl = tu_key();
+    struct tu_cert_opts o1 = {.cn = "Old CA", .ca = 1}, o2 = {.cn = "New CA", .ca = 1};
+    X509 *ca1 = tu_cert(&o1, k1, NULL, NULL), *ca2 = tu_cert(&o2, k2, NULL, NULL);
+    struct tu_cert_opts ol = {.cn = "127.0.0.1", .ip = "127.0.0.1",
+                              .eku = "serverAuth", .not_before_offset = -3600};
+    X509 *leaf = tu_cert(&ol, kl, ca2, k2); /* signed by the new CA */
+    REQUIRE(ca1 && ca2 && leaf);
+    g_server = SSL_CTX_new(TLS_server_method());
+    REQUIRE(SSL_CTX_use_certificate(g_server, leaf) == 1 &&
+            SSL_CTX_use_PrivateKey(g_server, kl) == 1);
+    g_listen = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof(a);
+    REQUIRE(bind(g_listen, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+            listen(g_listen, 8) == 0 &&
+            getsockname(g_listen, (struct sockaddr *)&a, &alen) == 0);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, serve, NULL) == 0);
+
+    char bundle[4200], url[64];
+    snprintf(bundle, sizeof(bundle), "%s/ca-bundle.pem", dir);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/", ntohs(a.sin_port));
+    REQUIRE(tu_write_certs(bundle, "w", &ca1, 1));
+    ftls_source *trust = NULL;
+    REQUIRE(ftls_source_new_trust(bundle, NULL, &trust, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
+
+    REQUIRE(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+    CURL *curl = curl_easy_init();
+    size_t got = 0;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, attach_roots);
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, trust);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &got);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+    /* The server's CA is not trusted yet. */
+    CURLcode rc = curl_easy_perform(curl);
+    CHECK_EQ_INT(rc, CURLE_PEER_FAILED_VERIFICATION);
+    /* Add it to the bundle; the same handle now succeeds. */
+    X509 *both[2] = {ca1, ca2};
+    REQUIRE(tu_write_certs(bundle, "w", both, 2));
+    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
+    rc = curl_easy_perform(curl);
+    if (rc != CURLE_OK)
+        fprintf(stderr, "curl: %s\n", curl_easy_strerror(rc));
+    CHECK_EQ_INT(rc, CURLE_OK);
+    CHECK_EQ_INT(got, 6);
+    long code = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    CHECK_EQ_INT(code, 200);
+    curl_easy_cleanup(curl);
+    curl_global_cleanup();
+    atomic_store(&g_stop, 1);
+    pthread_join(th, NULL);
+    close(g_listen);
+    SSL_CTX_free(g_server);
+    ftls_source_free(trust);
+    X509_free(ca1);
+    X509_free(ca2);
+    X509_free(leaf);
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+    EVP_PKEY_free(kl);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    RUN(test_long_lived_handle_sees_new_ca);
+    return TEST_SUMMARY();
+}
