@@ -34,6 +34,8 @@ int cmd_check(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
+int cmd_mint(int argc, char **argv);
 
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_selftest;
@@ -42,5 +44,7 @@ extern const struct cli_command cli_cmd_check;
 extern const struct cli_command cli_cmd_watch;
 extern const struct cli_command cli_cmd_serve;
 extern const struct cli_command cli_cmd_demo;
+extern const struct cli_command cli_cmd_ca;
+extern const struct cli_command cli_cmd_mint;
 
 #endif

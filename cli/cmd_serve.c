@@ -21,7 +21,8 @@
 const struct cli_command cli_cmd_serve = {
     "serve",
     "HTTPS server that hot-reloads identity and client CAs",
-    "usage: freshtls serve --dir DIR [--client-ca PATH] [--listen ADDR:PORT]\n\n"
+    "usage: freshtls serve --dir DIR [--client-ca PATH] [--listen ADDR:PORT]\n"
+    "       freshtls serve --mint-ca CADIR [--listen ADDR:PORT]\n\n"
     "Serves HTTP/1.1 GET over TLS with the certificate in DIR (tls.crt,\n"
     "tls.key; a Kubernetes secret mount works). Each response names the\n"
     "certificate that was served (subject, serial, generation). With\n"
@@ -29,14 +30,25 @@ const struct cli_command cli_cmd_serve = {
     "issued by it. Both are watched and reloaded on change; each reload is\n"
     "logged. --listen defaults to 127.0.0.1:8443; use port 0 for any free\n"
     "port and [::1]:PORT for IPv6. Prints 'listening on ADDR:PORT' when\n"
-    "ready. SIGINT or SIGTERM shut it down cleanly.\n",
+    "ready. SIGINT or SIGTERM shut it down cleanly.\n\n"
+    "With --mint-ca, a leaf is minted per SNI host name with the CA in\n"
+    "CADIR (ca.crt, ca.key), as an intercepting proxy does; a handshake\n"
+    "without SNI or with a refused name fails and is logged.\n",
     cmd_serve,
 };
 
 struct server {
-    ftls_ctx_factory *factory;
+    ftls_ctx_factory *factory; /* --dir */
+    SSL_CTX *mint_ctx;         /* --mint-ca: leaves minted per SNI */
     atomic_int active;
 };
+
+static void audit_log(const char *name, ftls_code why, const char *msg, void *ud)
+{
+    (void)ud;
+    fprintf(stderr, "refused handshake for '%s': %s [%s]\n", name, msg,
+            ftls_code_name(why));
+}
 
 struct conn {
     struct server *srv;
@@ -94,7 +106,9 @@ static void *handle(void *arg)
     struct timeval tv = {10, 0};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    SSL_CTX *ctx = ftls_ctx_factory_get1_ctx(c->srv->factory);
+    SSL_CTX *ctx = c->srv->factory ? ftls_ctx_factory_get1_ctx(c->srv->factory)
+                   : SSL_CTX_up_ref(c->srv->mint_ctx) ? c->srv->mint_ctx
+                                                       : NULL;
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
     SSL_CTX_free(ctx); /* the SSL keeps its context */
     char req[8192], body[1024], resp[1400], served[400], peer[400];
@@ -106,7 +120,8 @@ static void *handle(void *arg)
         describe_cert(pc, peer, sizeof(peer));
         ftls_ctx_stats st;
         unsigned long long gen = 0;
-        if (ftls_ctx_factory_get_stats(c->srv->factory, &st) == FTLS_OK)
+        if (c->srv->factory != NULL &&
+            ftls_ctx_factory_get_stats(c->srv->factory, &st) == FTLS_OK)
             gen = (unsigned long long)st.generation;
         int blen = snprintf(body, sizeof(body), "served certificate: %s\n"
                             "context generation: %llu\nclient certificate: "
@@ -220,18 +235,21 @@ static int is_dir(const char *p)
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *dir = NULL, *client_ca = NULL, *listen_spec = "127.0.0.1:8443";
+    const char *dir = NULL, *client_ca = NULL, *mint_ca = NULL,
+               *listen_spec = "127.0.0.1:8443";
     for (int i = 1; i < argc; i++) {
         const char **slot = !strcmp(argv[i], "--dir")         ? &dir
                             : !strcmp(argv[i], "--client-ca") ? &client_ca
+                            : !strcmp(argv[i], "--mint-ca")   ? &mint_ca
                             : !strcmp(argv[i], "--listen")    ? &listen_spec
                                                               : NULL;
         if (slot == NULL || i + 1 >= argc)
             return cli_usage_error("serve", "bad or incomplete option");
         *slot = argv[++i];
     }
-    if (dir == NULL)
-        return cli_usage_error("serve", "--dir is required");
+    if ((dir == NULL) == (mint_ca == NULL) || (mint_ca && client_ca))
+        return cli_usage_error("serve", "give --dir (optionally with "
+                               "--client-ca) or --mint-ca");
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -243,10 +261,26 @@ int cmd_serve(int argc, char **argv)
     ftls_error *err = NULL;
     ftls_source *id = NULL, *cas = NULL;
     ftls_watcher *w = NULL;
+    ftls_ca *ca = NULL;
+    ftls_leaf_cache *cache = NULL;
     ftls_ctx_template t = {.is_server = 1};
     char bound[128];
     if (sfd < 0 || ftls_error_new(&err) != FTLS_OK)
         goto done;
+    if (mint_ca != NULL) {
+        char crt[4200], key[4200];
+        snprintf(crt, sizeof(crt), "%s/ca.crt", mint_ca);
+        snprintf(key, sizeof(key), "%s/ca.key", mint_ca);
+        if (ftls_ca_load(crt, key, &ca, err) != FTLS_OK ||
+            ftls_leaf_cache_new(ca, NULL, &cache, err) != FTLS_OK ||
+            (srv.mint_ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+            ftls_leaf_cache_attach(srv.mint_ctx, cache, audit_log, NULL, err) !=
+                FTLS_OK) {
+            cli_report("cannot set up minting", err);
+            goto done;
+        }
+        goto listen;
+    }
     if (ftls_source_new_identity_dir(dir, NULL, &id, err) != FTLS_OK ||
         ftls_source_set_event_callback(id, log_event, NULL) != FTLS_OK ||
         ftls_source_reload(id, err) != FTLS_OK ||
@@ -273,6 +307,7 @@ int cmd_serve(int argc, char **argv)
         cli_report("cannot start", err);
         goto done;
     }
+listen:
     if ((lfd = listen_on(listen_spec, bound, sizeof(bound))) < 0) {
         fprintf(stderr, "freshtls serve: cannot listen on %s: %s\n", listen_spec,
                 strerror(errno));
@@ -293,9 +328,12 @@ done:
     ftls_watcher_free(w);
     if (rc == CLI_OK || atomic_load(&srv.active) == 0) {
         ftls_ctx_factory_free(srv.factory);
+        SSL_CTX_free(srv.mint_ctx);
+        ftls_leaf_cache_free(cache);
         ftls_source_free(cas);
         ftls_source_free(id);
     }
+    ftls_ca_free(ca);
     ftls_error_free(err);
     return rc;
 }

@@ -12,6 +12,8 @@ static const struct cli_command *const g_commands[] = {
     &cli_cmd_check,
     &cli_cmd_watch,
     &cli_cmd_serve,
+    &cli_cmd_ca,
+    &cli_cmd_mint,
 };
 #define N_COMMANDS (sizeof(g_commands) / sizeof(g_commands[0]))
 

@@ -15,5 +15,6 @@
 #include <freshtls/identity.h>
 #include <freshtls/watcher.h>
 #include <freshtls/ctx.h>
+#include <freshtls/mint.h>
 
 #endif /* FRESHTLS_FRESHTLS_H */

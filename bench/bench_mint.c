@@ -1,0 +1,185 @@
+/*
+ * Leaf minting, side by side in one run:
+ *   mint.fresh  - ftls_mint_leaf (fresh P-256 key, full extensions, signed)
+ *   mint.naive  - the straightforward OpenSSL 3 path: EVP_EC_gen,
+ *                 X509_set_pubkey, X509V3 config extensions, X509_sign
+ *   mint.cache_hit - ftls_leaf_cache_get1 of a cached name
+ *   mint.storm  - 1000 concurrent handshakes over 100 new host names
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include <freshtls/freshtls.h>
+#include "../tests/testutil.h"
+#include "bench.h"
+
+#define REPS 9
+#define PER 100
+
+static int ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX c;
+    X509V3_set_ctx_nodb(&c);
+    X509V3_set_ctx(&c, issuer, x, NULL, NULL, 0);
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &c, nid, value);
+    int ok = e && X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+    return ok;
+}
+
+/* The straightforward path the issue describes, same certificate shape. */
+static void naive_mint(X509 *ca, EVP_PKEY *cakey, const char *host)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    unsigned char s[17] = {1};
+    BIGNUM *bn = NULL;
+    char san[300];
+    snprintf(san, sizeof(san), "DNS:%s", host);
+    int ok = k && x && RAND_bytes(s + 1, 16) == 1 &&
+             (bn = BN_bin2bn(s, 17, NULL)) && X509_set_version(x, 2) &&
+             BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
+             X509_gmtime_adj(X509_getm_notBefore(x), -300) &&
+             X509_gmtime_adj(X509_getm_notAfter(x), 3600) &&
+             X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+                                        MBSTRING_ASC, (const unsigned char *)host,
+                                        -1, -1, 0) &&
+             X509_set_issuer_name(x, X509_get_subject_name(ca)) &&
+             X509_set_pubkey(x, k) && ext(x, ca, NID_subject_alt_name, san) &&
+             ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") &&
+             ext(x, ca, NID_key_usage, "critical,digitalSignature") &&
+             ext(x, ca, NID_ext_key_usage, "serverAuth") &&
+             ext(x, ca, NID_subject_key_identifier, "hash") &&
+             ext(x, ca, NID_authority_key_identifier, "keyid:always") &&
+             X509_sign(x, cakey, EVP_sha256()) > 0;
+    if (!ok)
+        exit(1);
+    BN_free(bn);
+    X509_free(x);
+    EVP_PKEY_free(k);
+}
+
+static EVP_PKEY *ca_key_of(ftls_ca *ca)
+{
+    /* The bench needs the CA's key for the naive path: reload it. */
+    char *dir = tu_tmpdir(), c[4200], k[4200];
+    snprintf(c, sizeof(c), "%s/ca.crt", dir);
+    snprintf(k, sizeof(k), "%s/ca.key", dir);
+    if (ftls_ca_export(ca, c, k, NULL) != FTLS_OK)
+        exit(1);
+    FILE *f = fopen(k, "r");
+    EVP_PKEY *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    tu_rmrf(dir);
+    free(dir);
+    return key;
+}
+
+static ftls_leaf_cache *g_cache;
+static SSL_CTX *g_server, *g_client;
+static atomic_int g_next, g_fail;
+
+static void *storm(void *arg)
+{
+    (void)arg;
+    int i;
+    while ((i = atomic_fetch_add(&g_next, 1)) < 1000) {
+        char host[64];
+        snprintf(host, sizeof(host), "host%d.storm.example", i % 100);
+        SSL *s = SSL_new(g_server), *c = tu_client_ssl(g_client, host);
+        if (tu_handshake(c, s) != 1)
+            atomic_fetch_add(&g_fail, 1);
+        SSL_free(c);
+        SSL_free(s);
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    ftls_ca *ca = NULL;
+    if (ftls_ca_generate(NULL, &ca, NULL) != FTLS_OK)
+        return 1;
+    EVP_PKEY *cakey = ca_key_of(ca);
+    X509 *cacert = ftls_ca_get0_cert(ca);
+    for (int i = 0; i < 20; i++) { /* warm up both paths */
+        ftls_leaf *l = NULL;
+        if (ftls_mint_leaf(ca, "warm.example", NULL, 0, &l, NULL) != FTLS_OK)
+            return 1;
+        ftls_leaf_free(l);
+        naive_mint(cacert, cakey, "warm.example");
+    }
+    double fr[REPS], nv[REPS];
+    for (int r = 0; r < REPS; r++) {
+        double t0 = bench_now_ns();
+        for (int i = 0; i < PER; i++) {
+            ftls_leaf *l = NULL;
+            if (ftls_mint_leaf(ca, "shop.example.com", NULL, 0, &l, NULL) != FTLS_OK)
+                return 1;
+            ftls_leaf_free(l);
+        }
+        fr[r] = (bench_now_ns() - t0) / PER;
+        t0 = bench_now_ns();
+        for (int i = 0; i < PER; i++)
+            naive_mint(cacert, cakey, "shop.example.com");
+        nv[r] = (bench_now_ns() - t0) / PER;
+    }
+    double mf = bench_median(fr, REPS), mn = bench_median(nv, REPS);
+    bench_line("mint.fresh", mf / 1e3, "us");
+    bench_line("mint.naive", mn / 1e3, "us");
+    bench_ratio("mint.fresh_vs_naive", mf, mn);
+
+    if (ftls_leaf_cache_new(ca, NULL, &g_cache, NULL) != FTLS_OK)
+        return 1;
+    ftls_leaf *l = NULL;
+    if (ftls_leaf_cache_get1(g_cache, "hit.example", &l, NULL) != FTLS_OK)
+        return 1;
+    ftls_leaf_free(l);
+    double h[REPS];
+    for (int r = 0; r < REPS; r++) {
+        double t0 = bench_now_ns();
+        for (int i = 0; i < 200000; i++) {
+            if (ftls_leaf_cache_get1(g_cache, "hit.example", &l, NULL) != FTLS_OK)
+                return 1;
+            ftls_leaf_free(l);
+        }
+        h[r] = (bench_now_ns() - t0) / 200000;
+    }
+    bench_line("mint.cache_hit", bench_median(h, REPS), "ns");
+    ftls_leaf_cache_free(g_cache);
+
+    /* The storm: 1000 handshakes, 8 at a time, over 100 new names. */
+    if (ftls_leaf_cache_new(ca, NULL, &g_cache, NULL) != FTLS_OK)
+        return 1;
+    g_server = SSL_CTX_new(TLS_server_method());
+    g_client = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(g_client, SSL_VERIFY_PEER, NULL);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(g_client), cacert);
+    if (ftls_leaf_cache_attach(g_server, g_cache, NULL, NULL, NULL) != FTLS_OK)
+        return 1;
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&th[i], NULL, storm, NULL);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    ftls_leaf_cache_stats st;
+    if (ftls_leaf_cache_get_stats(g_cache, &st) != FTLS_OK)
+        return 1;
+    bench_line("mint.storm.handshakes", 1000, "count");
+    bench_line("mint.storm.failed_handshakes", atomic_load(&g_fail), "count");
+    bench_line("mint.storm.hosts", (double)st.size, "count");
+    bench_line("mint.storm.mints", (double)st.mints, "count");
+    SSL_CTX_free(g_server);
+    SSL_CTX_free(g_client);
+    ftls_leaf_cache_free(g_cache);
+    EVP_PKEY_free(cakey);
+    ftls_ca_free(ca);
+    return 0;
+}

@@ -1,0 +1,194 @@
+/**
+ * @file mint.h
+ * @brief On-the-fly leaf certificates for TLS interception: a CA, one leaf
+ *        minted per SNI host name, a bounded single-flight cache, and a
+ *        resolver that fails the handshake (never a silent tunnel) when no
+ *        leaf can be had.
+ *
+ * Leaves are built for strict verifiers: a fresh P-256 key per leaf (never
+ * the CA key), a 128-bit CSPRNG serial on every mint, SAN dNSName (and a
+ * CN only when the name fits in 64 characters), AKI keyid equal to the
+ * CA's actual SKI, an SKI, basicConstraints CA:FALSE, keyUsage
+ * digitalSignature (critical), extendedKeyUsage serverAuth, and a validity
+ * backdated a few minutes for clock skew.
+ */
+#ifndef FRESHTLS_MINT_H
+#define FRESHTLS_MINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include <freshtls/error.h>
+#include <freshtls/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A signing CA (certificate and private key); immutable, refcounted. */
+typedef struct ftls_ca ftls_ca;
+/** A minted leaf: certificate, its private key and the chain; refcounted. */
+typedef struct ftls_leaf ftls_leaf;
+/** A bounded, expiry-aware, single-flight cache of leaves by host name. */
+typedef struct ftls_leaf_cache ftls_leaf_cache;
+
+typedef struct ftls_ca_options {
+    const char *common_name; /**< NULL: "freshtls interception CA" */
+    int64_t validity;        /**< seconds; 0: 365 days */
+} ftls_ca_options;
+
+/**
+ * @brief Generate an ephemeral CA: P-256, self-signed, basicConstraints
+ *        critical CA:TRUE pathlen:0, keyUsage critical keyCertSign and
+ *        cRLSign, an SKI, a random 128-bit serial.
+ * @param opts may be NULL.
+ * @since 0.1.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ca_generate(const ftls_ca_options *opts,
+                                                  ftls_ca **out,
+                                                  ftls_error *err);
+
+/**
+ * @brief Load a CA from PEM files. It must be CA:TRUE, allow keyCertSign,
+ *        carry an SKI, and match its key; otherwise FTLS_E_KEY_POLICY with
+ *        the reason.
+ * @since 0.1.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ca_load(const char *cert_path,
+                                              const char *key_path,
+                                              ftls_ca **out, ftls_error *err);
+
+/**
+ * @brief Write the certificate (mode 0644) and key (0600) atomically.
+ *        Existing files are never overwritten (FTLS_E_EXISTS).
+ * @since 0.1.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ca_export(const ftls_ca *ca,
+                                                const char *cert_path,
+                                                const char *key_path,
+                                                ftls_error *err);
+
+/** @brief Drop a reference; the key is wiped with the last. @since 0.1.0 */
+FTLS_API void ftls_ca_free(ftls_ca *ca);
+/** @brief Take a reference. @since 0.1.0 */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ca_up_ref(ftls_ca *ca);
+/**
+ * @brief The CA certificate.
+ * @warning Borrowed: valid while @p ca is held. Do not modify.
+ * @since 0.1.0
+ */
+FTLS_API X509 *ftls_ca_get0_cert(const ftls_ca *ca);
+
+typedef struct ftls_mint_options {
+    int64_t lifetime; /**< seconds; 0: 3600; capped at 180 days */
+    int64_t backdate; /**< seconds before now; 0: 300 */
+    int allow_ip;     /**< 1: mint an IP SAN for IP-literal targets */
+} ftls_mint_options;
+
+/**
+ * @brief Normalize and check a host name: lowercase, no trailing dot;
+ *        rejects the empty name, IP literals (unless @p allow_ip; then
+ *        *is_ip is set and @p out holds the canonical address), names over
+ *        253 characters, empty labels or labels over 63, hyphens at either
+ *        end of a label, characters outside [a-z0-9.-], and wildcards.
+ * @param out at least 254 bytes.
+ * @return FTLS_OK or FTLS_E_NAME_REJECTED with the reason.
+ * @since 0.1.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_name_normalize(const char *in,
+                                                     int allow_ip, char *out,
+                                                     size_t out_len, int *is_ip,
+                                                     ftls_error *err);
+
+/**
+ * @brief Mint one leaf for @p host now (no cache).
+ * @param now Unix time the validity is based on; 0 for the current time.
+ * @since 0.1.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_mint_leaf(ftls_ca *ca, const char *host,
+                                                const ftls_mint_options *opts,
+                                                int64_t now, ftls_leaf **out,
+                                                ftls_error *err);
+
+/** @brief Drop a reference; the key is wiped with the last. @since 0.1.0 */
+FTLS_API void ftls_leaf_free(ftls_leaf *leaf);
+/** @brief Take a reference. @since 0.1.0 */
+FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_up_ref(ftls_leaf *leaf);
+/** @warning Borrowed: valid while @p leaf is held. @since 0.1.0 */
+FTLS_API X509 *ftls_leaf_get0_cert(const ftls_leaf *leaf);
+/** @warning Borrowed: valid while @p leaf is held. @since 0.1.0 */
+FTLS_API EVP_PKEY *ftls_leaf_get0_key(const ftls_leaf *leaf);
+/** @brief The chain to send after the leaf (the CA). @warning Borrowed. @since 0.1.0 */
+FTLS_API STACK_OF(X509) *ftls_leaf_get0_chain(const ftls_leaf *leaf);
+/** @brief notAfter as Unix time. @since 0.1.0 */
+FTLS_API int64_t ftls_leaf_not_after(const ftls_leaf *leaf);
+
+typedef struct ftls_leaf_cache_options {
+    size_t capacity;        /**< most leaves kept; 0: 10000 */
+    double remint_fraction; /**< re-mint after this share of the lifetime;
+                                 0: 0.5 */
+    ftls_mint_options mint;
+    /** Clock for tests: returns Unix time. NULL: the real clock. */
+    int64_t (*now)(void *arg);
+    void *now_arg;
+} ftls_leaf_cache_options;
+
+typedef struct ftls_leaf_cache_stats {
+    uint64_t hits, misses, mints, evictions, failures;
+    size_t size; /**< leaves currently cached */
+} ftls_leaf_cache_stats;
+
+/** @brief Create a cache minting with @p ca (a reference is kept). @since 0.1.0 */
+FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_new(
+    ftls_ca *ca, const ftls_leaf_cache_options *opts, ftls_leaf_cache **out,
+    ftls_error *err);
+
+/**
+ * @brief The leaf for @p host: cached, or minted once however many
+ *        callers ask for a new name at the same time (they all receive the
+ *        same leaf). A leaf older than remint_fraction of its lifetime is
+ *        replaced. The least recently used leaf is evicted at capacity.
+ * @return FTLS_OK, FTLS_E_NAME_REJECTED, or the mint's error.
+ * @par Thread-safety: safe from any thread.
+ * @since 0.1.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_get1(ftls_leaf_cache *c,
+                                                      const char *host,
+                                                      ftls_leaf **out,
+                                                      ftls_error *err);
+
+/** @brief Copy the counters. @since 0.1.0 */
+FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_get_stats(
+    ftls_leaf_cache *c, ftls_leaf_cache_stats *st);
+
+/** @brief Free the cache. Leaves held elsewhere stay valid. @since 0.1.0 */
+FTLS_API void ftls_leaf_cache_free(ftls_leaf_cache *c);
+
+/**
+ * @brief Audit callback: a handshake was refused. @p name is the SNI
+ *        ("" when absent); @p message says why.
+ */
+typedef void (*ftls_audit_fn)(const char *name, ftls_code reason,
+                              const char *message, void *userdata);
+
+/**
+ * @brief Make a server SSL_CTX present a leaf minted for each client's SNI.
+ *
+ * Installs a ClientHello callback. A missing SNI, a rejected name, or a
+ * mint failure fails the handshake with an unrecognized_name (or
+ * internal_error) alert and calls @p audit. There is no default
+ * certificate and no fallback. The cache must outlive the SSL_CTX.
+ * @since 0.1.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_attach(SSL_CTX *ctx,
+                                                        ftls_leaf_cache *c,
+                                                        ftls_audit_fn audit,
+                                                        void *userdata,
+                                                        ftls_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FRESHTLS_MINT_H */

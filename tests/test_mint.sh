@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Minted leaves against external verifiers: openssl verify -x509_strict,
+# Python ssl with VERIFY_X509_STRICT and curl, the last two through a
+# loopback server that mints per SNI (freshtls serve --mint-ca). CLI
+# behaviour of `ca init` and `mint`. Loopback only.
+set -u
+bin=${1:?usage: test_mint.sh path/to/freshtls}
+pass=0 fail=0
+ok() { echo "ok   $*"; pass=$((pass+1)); }
+bad() { echo "FAIL $*"; fail=$((fail+1)); }
+tmp=$(mktemp -d); spid=
+cleanup() { [ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+"$bin" ca init --out "$tmp/ca" >/dev/null && ok "ca init" || bad "ca init"
+[ "$(stat -c %a "$tmp/ca/ca.key")" = 600 ] && [ "$(stat -c %a "$tmp/ca/ca.crt")" = 644 ] \
+  && ok "ca files are 0600/0644" || bad "ca file modes"
+out=$("$bin" ca init --out "$tmp/ca" 2>&1) && bad "ca init overwrote" || {
+  grep -q 'refusing to overwrite' <<<"$out" && ok "ca init refuses to overwrite" || bad "ca init: $out"; }
+
+"$bin" mint Shop.Example.COM --ca "$tmp/ca" --key-out "$tmp/leaf.key" > "$tmp/leaf.pem" \
+  && ok "mint" || bad "mint"
+out=$(openssl verify -x509_strict -purpose sslserver -verify_hostname shop.example.com \
+      -CAfile "$tmp/ca/ca.crt" "$tmp/leaf.pem" 2>&1)
+grep -q ': OK$' <<<"$out" && ok "openssl verify -x509_strict -purpose sslserver -verify_hostname" \
+  || bad "openssl verify: $out"
+[ "$(stat -c %a "$tmp/leaf.key")" = 600 ] && ok "leaf key is 0600" || bad "leaf key mode"
+openssl x509 -in "$tmp/leaf.pem" -noout -checkend 3000 >/dev/null && \
+  ! openssl x509 -in "$tmp/leaf.pem" -noout -checkend 3700 >/dev/null \
+  && ok "default lifetime is one hour" || bad "lifetime"
+"$bin" mint x.example --ca "$tmp/ca" --key-out "$tmp/leaf.key" >/dev/null 2>&1 \
+  && bad "mint overwrote a key file" || ok "mint refuses to overwrite --key-out"
+for name in 'bad_name.example' '*.example.com' '127.0.0.1' '-x.example' 'a..b'; do
+  out=$("$bin" mint --ca "$tmp/ca" -- "$name" 2>&1); rc=$?
+  [ $rc -eq 1 ] && grep -q 'FTLS_E_NAME_REJECTED' <<<"$out" && ok "mint refuses '$name'" \
+    || bad "mint '$name': exit $rc: $out"
+done
+"$bin" mint 127.0.0.1 --allow-ip --ca "$tmp/ca" > "$tmp/ip.pem" && \
+  openssl verify -x509_strict -verify_ip 127.0.0.1 -CAfile "$tmp/ca/ca.crt" "$tmp/ip.pem" >/dev/null 2>&1 \
+  && ok "mint --allow-ip gives a verifiable IP SAN" || bad "IP SAN"
+"$bin" mint a.example --days 181 --ca "$tmp/ca" >/dev/null 2>&1; [ $? -eq 2 ] \
+  && ok "mint --days over 180 is a usage error" || bad "--days 181"
+
+# A loopback server minting per SNI.
+"$bin" serve --mint-ca "$tmp/ca" --listen 127.0.0.1:0 > "$tmp/serve.out" 2> "$tmp/serve.err" &
+spid=$!
+for _ in $(seq 200); do grep -q 'listening on' "$tmp/serve.out" && break; sleep 0.05; done
+port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/serve.out")
+[ -n "$port" ] && ok "serve --mint-ca on port $port" || { bad "serve --mint-ca"; cat "$tmp/serve.err"; }
+
+out=$(python3 - "$port" "$tmp/ca/ca.crt" <<'PY' 2>&1
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+if hasattr(ssl, "VERIFY_X509_STRICT"):
+    ctx.verify_flags |= ssl.VERIFY_X509_STRICT
+for host in ("shop.example.com", "api.internal.example"):
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as s:
+        with ctx.wrap_socket(s, server_hostname=host) as t:
+            t.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = t.recv(4096).decode()
+            print(host, "strict-ok", "CN=" + host in data)
+PY
+)
+[ "$(grep -c 'strict-ok True' <<<"$out")" = 2 ] && ok "python ssl VERIFY_X509_STRICT accepts minted leaves" \
+  || bad "python strict: $out"
+out=$(curl -sS --noproxy '*' --cacert "$tmp/ca/ca.crt" --resolve "shop.example.com:$port:127.0.0.1" \
+      "https://shop.example.com:$port/" 2>&1)
+grep -q 'CN=shop.example.com' <<<"$out" && ok "curl --cacert verifies the minted leaf" || bad "curl: $out"
+# No SNI (an IP target): refused and audited, never a default certificate.
+curl -s --noproxy '*' --cacert "$tmp/ca/ca.crt" "https://127.0.0.1:$port/" >/dev/null 2>&1 \
+  && bad "served without SNI" || ok "no SNI: handshake refused"
+for _ in $(seq 100); do grep -q "refused handshake for ''" "$tmp/serve.err" && break; sleep 0.05; done
+grep -q "refused handshake for '': no SNI" "$tmp/serve.err" && ok "refusal is audited" || bad "no audit line"
+kill -TERM "$spid"; wait "$spid"; rc=$?; spid=
+[ $rc -eq 0 ] && ok "clean shutdown" || bad "serve exit $rc"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
