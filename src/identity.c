@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 #include "der.h"
 #include "identity_internal.h"
@@ -62,6 +63,12 @@ int64_t ftls_identity_not_after(const ftls_identity *id)
 
 ftls_code ftls__identity_finish(ftls_identity *id, ftls_error *err)
 {
+    /* Fill OpenSSL's per-certificate extension cache now, before the
+     * identity is published to other threads: its lazy first fill races
+     * when several handshakes do it at once (openssl/openssl#32609). */
+    X509_get_extension_flags(id->leaf);
+    for (int i = 0; i < sk_X509_num(id->chain); i++)
+        X509_get_extension_flags(sk_X509_value(id->chain, i));
     unsigned char *der = NULL;
     int len = i2d_X509(id->leaf, &der);
     unsigned n = 0;

@@ -19,6 +19,7 @@ static ftls_code ca_wrap(X509 *cert, EVP_PKEY *key, ftls_ca **out,
     if (ca == NULL)
         return ftls__err(err, FTLS_E_NOMEM, "ca: out of memory");
     atomic_init(&ca->refs, 1);
+    X509_get_extension_flags(cert); /* see mint_leaf.c: openssl#32609 */
     ca->cert = cert;
     ca->key = key;
     if (ski != NULL && (size_t)ASN1_STRING_length(ski) <= sizeof(ca->ski)) {

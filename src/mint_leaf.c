@@ -169,6 +169,9 @@ static ftls_code build(ftls_ca *ca, const char *name, int is_ip, int64_t nb,
         return ftls__err(err, FTLS_E_OPENSSL, "mint '%s': cannot build the "
                          "certificate", name);
     }
+    /* Publish only with OpenSSL's extension cache filled: a lazy first
+     * fill by concurrent handshakes races (openssl/openssl#32609). */
+    X509_get_extension_flags(x);
     leaf->cert = x;
     return FTLS_OK;
 }

@@ -23,6 +23,7 @@
 
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "roots_internal.h"
 
@@ -79,8 +80,11 @@ static int lookup_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
         X509 *x = d2i_X509(NULL, &p, (long)e->der_len);
         if (x == NULL) /* indexed but rejected by OpenSSL: not a root */
             continue;
-        /* A root whose constraint cannot be attached is not added: never
-         * trust it without its constraint. */
+        /* Fill OpenSSL's extension cache while only this thread sees the
+         * certificate: concurrent first use races inside OpenSSL
+         * (openssl/openssl#32609). A root whose constraint cannot be
+         * attached is not added: never trust it without its constraint. */
+        X509_get_extension_flags(x);
         int ok = set_distrust(x, e->distrust_after) &&
                  X509_STORE_add_cert(store, x);
         X509_free(x);

@@ -79,6 +79,9 @@ X509 *tu_cert(const struct tu_cert_opts *o, EVP_PKEY *key, X509 *issuer,
         X509_free(x);
         return NULL;
     }
+    /* Tests share these across threads; fill OpenSSL's lazy extension
+     * cache first, as freshtls does (openssl/openssl#32609). */
+    X509_get_extension_flags(x);
     return x;
 }
 
