@@ -20,6 +20,13 @@ static ftls_code ca_wrap(X509 *cert, EVP_PKEY *key, ftls_ca **out,
         return ftls__err(err, FTLS_E_NOMEM, "ca: out of memory");
     atomic_init(&ca->refs, 1);
     X509_get_extension_flags(cert); /* see mint_leaf.c: openssl#32609 */
+    if ((ca->sign_template = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestSignInit(ca->sign_template, NULL, EVP_sha256(), NULL, key) != 1) {
+        EVP_MD_CTX_free(ca->sign_template);
+        ftls__free(ca);
+        return ftls__err(err, FTLS_E_OPENSSL, "ca: the key cannot sign");
+    }
+    pthread_mutex_init(&ca->sign_lock, NULL);
     ca->cert = cert;
     ca->key = key;
     if (ski != NULL && (size_t)ASN1_STRING_length(ski) <= sizeof(ca->ski)) {
@@ -34,6 +41,8 @@ void ftls_ca_free(ftls_ca *ca)
 {
     if (ca == NULL || atomic_fetch_sub(&ca->refs, 1) != 1)
         return;
+    EVP_MD_CTX_free(ca->sign_template);
+    pthread_mutex_destroy(&ca->sign_lock);
     X509_free(ca->cert);
     EVP_PKEY_free(ca->key); /* OpenSSL clears the private scalar */
     ftls__free_secret(ca, sizeof(*ca));

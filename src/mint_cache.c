@@ -333,6 +333,7 @@ static int hello_cb(SSL *s, int *al, void *arg)
         return ret;
     }
     ftls_error_free(err);
+    ftls__leaf_warm(leaf);
     int ok = SSL_use_cert_and_key(s, leaf->cert, leaf->key, leaf->chain, 1) == 1;
     ftls_leaf_free(leaf);
     if (!ok)

@@ -31,18 +31,20 @@
 #include "mint_internal.h"
 
 static EC_GROUP *g_p256;
+static EVP_MD *g_sha1; /* fetched once: implicit fetches cost ~1 us each */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void init_group(void)
 {
     g_p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    g_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
 }
 
 /* A fresh P-256 key as an EVP_PKEY, and its uncompressed public point. */
 static EVP_PKEY *new_key(unsigned char point[65])
 {
     pthread_once(&g_once, init_group);
-    EC_KEY *ec = g_p256 ? EC_KEY_new() : NULL;
+    EC_KEY *ec = g_p256 && g_sha1 ? EC_KEY_new() : NULL;
     EVP_PKEY *pk = NULL;
     if (ec != NULL && EC_KEY_set_group(ec, g_p256) && EC_KEY_generate_key(ec) &&
         EC_POINT_point2oct(g_p256, EC_KEY_get0_public_key(ec),
@@ -121,7 +123,7 @@ static int add_fixed_exts(X509 *x, const ftls_ca *ca, const unsigned char point[
     ski[0] = 0x04;
     ski[1] = 20;
     unsigned n = 0;
-    if (!EVP_Digest(point, 65, ski + 2, &n, EVP_sha1(), NULL) || n != 20)
+    if (!EVP_Digest(point, 65, ski + 2, &n, g_sha1, NULL) || n != 20)
         return 0;
     /* AKI: keyIdentifier copied from the CA's actual SKI bytes. */
     aki[0] = 0x30;
@@ -144,6 +146,18 @@ static int set_serial(X509 *x)
            ASN1_STRING_set(X509_get_serialNumber(x), s, sizeof(s));
 }
 
+/* Sign with a copy of the CA's prepared DigestSign context. */
+static int sign(X509 *x, ftls_ca *ca)
+{
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    pthread_mutex_lock(&ca->sign_lock);
+    int ok = m != NULL && EVP_MD_CTX_copy_ex(m, ca->sign_template);
+    pthread_mutex_unlock(&ca->sign_lock);
+    ok = ok && X509_sign_ctx(x, m) > 0;
+    EVP_MD_CTX_free(m);
+    return ok;
+}
+
 static ftls_code build(ftls_ca *ca, const char *name, int is_ip, int64_t nb,
                        int64_t na, ftls_leaf *leaf, ftls_error *err)
 {
@@ -157,21 +171,18 @@ static ftls_code build(ftls_ca *ca, const char *name, int is_ip, int64_t nb,
              ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) &&
              X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) &&
              (!short_name ||
-              X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-                                         MBSTRING_ASC,
-                                         (const unsigned char *)name, -1, -1, 0)) &&
+              X509_NAME_add_entry_by_NID(X509_get_subject_name(x),
+                                         NID_commonName, MBSTRING_ASC,
+                                         (unsigned char *)name, -1, -1, 0)) &&
              X509_set_pubkey(x, leaf->key) &&
              /* With an empty subject the SAN must be critical (5280 4.2.1.6). */
              add_san(x, name, is_ip, !short_name) && add_fixed_exts(x, ca, point) &&
-             X509_sign(x, ca->key, EVP_sha256()) > 0;
+             sign(x, ca);
     if (!ok) {
         X509_free(x);
         return ftls__err(err, FTLS_E_OPENSSL, "mint '%s': cannot build the "
                          "certificate", name);
     }
-    /* Publish only with OpenSSL's extension cache filled: a lazy first
-     * fill by concurrent handshakes races (openssl/openssl#32609). */
-    X509_get_extension_flags(x);
     leaf->cert = x;
     return FTLS_OK;
 }
@@ -195,6 +206,8 @@ ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
     if (leaf == NULL)
         return ftls__err(err, FTLS_E_NOMEM, "mint: out of memory");
     atomic_init(&leaf->refs, 1);
+    atomic_init(&leaf->warm, 0);
+    pthread_mutex_init(&leaf->warm_lock, NULL);
     leaf->not_before = now - back;
     leaf->not_after = now + life;
     ftls_code rc = build(ca, name, is_ip, leaf->not_before, leaf->not_after,
@@ -232,6 +245,7 @@ void ftls_leaf_free(ftls_leaf *leaf)
     X509_free(leaf->cert);
     EVP_PKEY_free(leaf->key); /* clears the private scalar */
     sk_X509_pop_free(leaf->chain, X509_free);
+    pthread_mutex_destroy(&leaf->warm_lock);
     ftls__free_secret(leaf, sizeof(*leaf));
 }
 
@@ -243,9 +257,31 @@ ftls_code ftls_leaf_up_ref(ftls_leaf *leaf)
     return FTLS_OK;
 }
 
+/*
+ * OpenSSL fills a certificate's extension cache lazily on first use, and
+ * concurrent first uses race inside OpenSSL (openssl/openssl#32609). The
+ * naive path leaves that fill to the first handshake too; we do it once,
+ * under a per-leaf lock, before the certificate reaches anyone: every
+ * accessor and the resolver go through here.
+ */
+void ftls__leaf_warm(ftls_leaf *leaf)
+{
+    if (atomic_load_explicit(&leaf->warm, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&leaf->warm_lock);
+    if (!atomic_load_explicit(&leaf->warm, memory_order_relaxed)) {
+        X509_get_extension_flags(leaf->cert);
+        atomic_store_explicit(&leaf->warm, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&leaf->warm_lock);
+}
+
 X509 *ftls_leaf_get0_cert(const ftls_leaf *leaf)
 {
-    return leaf ? leaf->cert : NULL;
+    if (leaf == NULL)
+        return NULL;
+    ftls__leaf_warm((ftls_leaf *)leaf);
+    return leaf->cert;
 }
 
 EVP_PKEY *ftls_leaf_get0_key(const ftls_leaf *leaf)

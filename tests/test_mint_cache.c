@@ -190,6 +190,49 @@ static void test_resolver(void)
     ftls_leaf_cache_free(c);
 }
 
+/* Concurrent handshakes for a few shared names through the resolver:
+ * single flight per name, and (under TSan) no race on first use. */
+static SSL_CTX *g_srv, *g_cli;
+static atomic_int g_next_hs, g_hs_fail;
+
+static void *storm(void *arg)
+{
+    (void)arg;
+    int i;
+    while ((i = atomic_fetch_add(&g_next_hs, 1)) < 200) {
+        char host[64];
+        snprintf(host, sizeof(host), "h%d.storm.example", i % 8);
+        if (handshake_for(g_srv, g_cli, host) != 1)
+            atomic_fetch_add(&g_hs_fail, 1);
+    }
+    return NULL;
+}
+
+static void test_concurrent_resolver_storm(void)
+{
+    ftls_leaf_cache *c = NULL;
+    REQUIRE(ftls_leaf_cache_new(g_ca, NULL, &c, NULL) == FTLS_OK);
+    g_srv = SSL_CTX_new(TLS_server_method());
+    g_cli = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(g_cli, SSL_VERIFY_PEER, NULL);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(g_cli), ftls_ca_get0_cert(g_ca));
+    X509_STORE_set_flags(SSL_CTX_get_cert_store(g_cli), X509_V_FLAG_X509_STRICT);
+    REQUIRE(ftls_leaf_cache_attach(g_srv, c, NULL, NULL, NULL) == FTLS_OK);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        REQUIRE(pthread_create(&th[i], NULL, storm, NULL) == 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    ftls_leaf_cache_stats st;
+    REQUIRE(ftls_leaf_cache_get_stats(c, &st) == FTLS_OK);
+    CHECK_EQ_INT(atomic_load(&g_hs_fail), 0);
+    CHECK_EQ_INT(st.mints, 8); /* one per name, however many raced */
+    CHECK_EQ_INT(st.size, 8);
+    SSL_CTX_free(g_srv);
+    SSL_CTX_free(g_cli);
+    ftls_leaf_cache_free(c);
+}
+
 int main(void)
 {
     REQUIRE(ftls_ca_generate(NULL, &g_ca, NULL) == FTLS_OK);
@@ -197,6 +240,7 @@ int main(void)
     RUN(test_expiry_remint);
     RUN(test_lru_bound);
     RUN(test_resolver);
+    RUN(test_concurrent_resolver_storm);
     ftls_ca_free(g_ca);
     return TEST_SUMMARY();
 }
