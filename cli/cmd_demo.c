@@ -43,8 +43,9 @@ struct demo {
     ftls_ctx_factory *server, *client;
     int lfd, port;
     atomic_int stop;
-    atomic_long handshakes, failures, last_serial;
+    atomic_long handshakes, failures;
     char first_failure[256];
+    char last_serial[80]; /* served to the most recent client, under lock */
     pthread_mutex_t lock;
 };
 
@@ -70,9 +71,9 @@ static void *server_worker(void *arg)
         char buf[256];
         if (ssl && SSL_set_fd(ssl, fd) == 1 && SSL_accept(ssl) == 1 &&
             SSL_read(ssl, buf, sizeof(buf)) > 0) {
-            long serial = ASN1_INTEGER_get(
-                X509_get0_serialNumber(SSL_get_certificate(ssl)));
-            int n = snprintf(buf, sizeof(buf), "serial=%ld\n", serial);
+            char serial[80];
+            demo_serial_hex(SSL_get_certificate(ssl), serial);
+            int n = snprintf(buf, sizeof(buf), "serial=%s\n", serial);
             if (SSL_write(ssl, buf, n) == n)
                 SSL_shutdown(ssl);
         }
@@ -82,8 +83,9 @@ static void *server_worker(void *arg)
     return NULL;
 }
 
-/* One verified handshake and request; returns the served serial or -1. */
-static long client_once(struct demo *d, char *why, size_t n)
+/* One verified handshake and request; fills the served serial. Returns 1
+ * on success, 0 with `why` set on failure. */
+static int client_once(struct demo *d, char serial[80], char *why, size_t n)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->port)};
@@ -91,7 +93,7 @@ static long client_once(struct demo *d, char *why, size_t n)
     SSL_CTX *ctx = ftls_ctx_factory_get1_ctx(d->client);
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
     SSL_CTX_free(ctx);
-    long serial = -1;
+    int ok = 0;
     char buf[256];
     snprintf(why, n, "connect");
     if (fd >= 0 && ssl && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
@@ -105,28 +107,32 @@ static long client_once(struct demo *d, char *why, size_t n)
         if (strcmp(why, "handshake: ok") == 0 && SSL_write(ssl, "GET\n", 4) == 4 &&
             (got = SSL_read(ssl, buf, sizeof(buf) - 1)) > 0) {
             buf[got] = '\0';
-            if (sscanf(buf, "serial=%ld", &serial) != 1)
-                serial = -1;
+            ok = sscanf(buf, "serial=%79[0-9A-F]", serial) == 1;
+            if (!ok)
+                snprintf(why, n, "bad response");
             SSL_shutdown(ssl);
         }
     }
     SSL_free(ssl);
     if (fd >= 0)
         close(fd);
-    return serial;
+    return ok;
 }
 
 static void *client_worker(void *arg)
 {
     struct demo *d = arg;
     while (!atomic_load(&d->stop)) {
-        char why[200];
-        long serial = client_once(d, why, sizeof(why));
+        char why[200], serial[80];
+        int ok = client_once(d, serial, why, sizeof(why));
         atomic_fetch_add(&d->handshakes, 1);
-        if (serial < 0)
+        if (!ok) {
             note_failure(d, why);
-        else if (serial > atomic_load(&d->last_serial))
-            atomic_store(&d->last_serial, serial);
+        } else {
+            pthread_mutex_lock(&d->lock);
+            memcpy(d->last_serial, serial, sizeof(serial));
+            pthread_mutex_unlock(&d->lock);
+        }
     }
     return NULL;
 }
@@ -144,23 +150,22 @@ static int cmp_ll(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int setup_pki(const char *root, struct demo_ca *ca, char *secret,
-                     size_t n, char *ca_file, size_t m)
+static int setup_pki(const char *root, ftls_ca **ca, char *secret, size_t n,
+                     char *ca_file, size_t m, char newest[80])
 {
-    char *crt, *key;
+    char *crt, *key, ca_key[4200];
     size_t nc, nk;
     long long t;
     snprintf(secret, n, "%s/secret", root);
     snprintf(ca_file, m, "%s/ca.crt", root);
-    if (!demo_ca_new(ca, "freshtls demo CA", 60) || mkdir(secret, 0755) != 0 ||
-        !demo_leaf_pem(ca, DEMO_HOST, 1000, &crt, &nc, &key, &nk))
+    snprintf(ca_key, sizeof(ca_key), "%s/ca.key", root);
+    ftls_ca_options co = {.common_name = "freshtls demo CA", .validity = 60 * 86400};
+    if (ftls_ca_generate(&co, ca, NULL) != FTLS_OK ||
+        ftls_ca_export(*ca, ca_file, ca_key, NULL) != FTLS_OK ||
+        mkdir(secret, 0755) != 0 ||
+        !demo_leaf_pem(*ca, DEMO_HOST, &crt, &nc, &key, &nk, newest))
         return 0;
-    BIO *b = BIO_new(BIO_s_mem());
-    char *pem = NULL;
-    long pl = b && PEM_write_bio_X509(b, ca->cert) ? BIO_get_mem_data(b, &pem) : -1;
-    int ok = pl > 0 && demo_write_file(ca_file, pem, (size_t)pl, 0644) &&
-             demo_k8s_publish(secret, 0, crt, nc, key, nk, &t);
-    BIO_free(b);
+    int ok = demo_k8s_publish(secret, 0, crt, nc, key, nk, &t);
     OPENSSL_cleanse(key, nk);
     free(key);
     free(crt);
@@ -214,7 +219,8 @@ int cmd_demo(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     char tmpl[] = "/tmp/freshtls-demo-XXXXXX", secret[4200], ca_file[4200];
     char *root = mkdtemp(tmpl);
-    struct demo_ca ca = {0};
+    ftls_ca *ca = NULL;
+    char newest[80] = "";
     struct demo d;
     memset(&d, 0, sizeof(d));
     pthread_mutex_init(&d.lock, NULL);
@@ -227,7 +233,8 @@ int cmd_demo(int argc, char **argv)
     long long *lat = calloc((size_t)o.rotations + 1, sizeof(*lat));
     rc = CLI_FAIL;
     if (root == NULL || lat == NULL || ftls_error_new(&err) != FTLS_OK ||
-        !setup_pki(root, &ca, secret, sizeof(secret), ca_file, sizeof(ca_file))) {
+        !setup_pki(root, &ca, secret, sizeof(secret), ca_file, sizeof(ca_file),
+                   newest)) {
         fprintf(stderr, "freshtls demo: cannot set up the temporary PKI\n");
         goto done;
     }
@@ -270,10 +277,11 @@ int cmd_demo(int argc, char **argv)
         size_t nc, nk;
         long long swap = 0;
         uint64_t g0 = ftls_source_generation(id);
-        if (!demo_leaf_pem(&ca, DEMO_HOST, 1000 + r, &crt, &nc, &key, &nk) ||
+        if (!demo_leaf_pem(ca, DEMO_HOST, &crt, &nc, &key, &nk, newest) ||
             !demo_k8s_publish(secret, r, crt, nc, key, nk, &swap))
             note_failure(&d, "rotation: cannot write the secret");
-        OPENSSL_cleanse(key, nk);
+        if (key != NULL)
+            OPENSSL_cleanse(key, nk);
         free(key);
         free(crt);
         while (ftls_source_generation(id) == g0 && now_ns() - swap < 5000000000LL)
@@ -307,7 +315,7 @@ stop:
         qsort(lat, (size_t)picked_up, sizeof(*lat), cmp_ll);
         if (ftls_ctx_factory_get_stats(d.server, &ss) != FTLS_OK)
             memset(&ss, 0, sizeof(ss));
-        long final = atomic_load(&d.last_serial);
+        int fresh = strcmp(d.last_serial, newest) == 0;
         printf("\n  %-28s %ld\n", "handshakes", atomic_load(&d.handshakes));
         printf("  %-28s %ld\n", "failed handshakes", atomic_load(&d.failures));
         printf("  %-28s %d (picked up: %d)\n", "rotations", o.rotations, picked_up);
@@ -318,13 +326,14 @@ stop:
         printf("  %-28s %llu of %llu (live: %llu)\n", "generations freed",
                (unsigned long long)(ss.built - ss.live),
                (unsigned long long)ss.built, (unsigned long long)ss.live);
-        printf("  %-28s %ld (newest: %d)\n", "last serial seen by clients", final,
-               1000 + o.rotations);
+        printf("  %-28s %s\n", "newest serial", newest);
+        printf("  %-28s %s (%s)\n", "last serial served", d.last_serial,
+               fresh ? "the newest" : "STALE");
         printf("  %-28s %.1f MiB\n", "peak RSS", ru.ru_maxrss / 1024.0);
         if (d.first_failure[0])
             printf("  %-28s %s\n", "first failure", d.first_failure);
         int pass = atomic_load(&d.failures) == 0 && picked_up == o.rotations &&
-                   final == 1000 + o.rotations;
+                   fresh;
         printf("\nresult: %s\n", pass ? "PASS (no handshake failed; every "
                "rotation was served)" : "FAIL");
         rc = pass ? CLI_OK : CLI_FAIL;
@@ -337,7 +346,7 @@ done:
     ftls_ctx_factory_free(d.client);
     ftls_source_free(id);
     ftls_source_free(trust);
-    demo_ca_free(&ca);
+    ftls_ca_free(ca);
     ftls_error_free(err);
     free(lat);
     if (root != NULL)

@@ -9,70 +9,20 @@
 #include <unistd.h>
 
 #include <openssl/pem.h>
-#include <openssl/x509v3.h>
 
 #include "demo_pki.h"
 
-static int ext(X509 *x, X509 *issuer, int nid, const char *value)
+void demo_serial_hex(X509 *x, char out[80])
 {
-    X509V3_CTX c;
-    X509V3_set_ctx_nodb(&c);
-    X509V3_set_ctx(&c, issuer, x, NULL, NULL, 0);
-    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &c, nid, value);
-    int ok = e != NULL && X509_add_ext(x, e, -1);
-    X509_EXTENSION_free(e);
-    return ok;
+    BIGNUM *bn = x ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL) : NULL;
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    snprintf(out, 80, "%s", hex ? hex : "?");
+    OPENSSL_free(hex);
+    BN_free(bn);
 }
 
-static X509 *cert(EVP_PKEY *key, const char *cn, long serial, long nb, long life,
-                  X509 *issuer, EVP_PKEY *ikey)
-{
-    X509 *x = X509_new();
-    if (x == NULL)
-        return NULL;
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-    X509_gmtime_adj(X509_getm_notBefore(x), nb);
-    X509_gmtime_adj(X509_getm_notAfter(x), nb + life);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x));
-    X509_set_pubkey(x, key);
-    int ok = ext(x, issuer ? issuer : x, NID_subject_key_identifier, "hash");
-    if (issuer == NULL) {
-        ok &= ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
-        ok &= ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
-    } else {
-        char san[300];
-        snprintf(san, sizeof(san), "DNS:%s", cn);
-        ok &= ext(x, issuer, NID_authority_key_identifier, "keyid:always");
-        ok &= ext(x, issuer, NID_basic_constraints, "critical,CA:FALSE");
-        ok &= ext(x, issuer, NID_key_usage, "critical,digitalSignature");
-        ok &= ext(x, issuer, NID_ext_key_usage, "serverAuth");
-        ok &= ext(x, issuer, NID_subject_alt_name, san);
-    }
-    if (!ok || !X509_sign(x, ikey ? ikey : key, EVP_sha256())) {
-        X509_free(x);
-        return NULL;
-    }
-    return x;
-}
-
-int demo_ca_new(struct demo_ca *ca, const char *cn, int days)
-{
-    ca->key = EVP_EC_gen("P-256");
-    ca->cert = ca->key ? cert(ca->key, cn, 1, -300, 86400L * days, NULL, NULL)
-                       : NULL;
-    return ca->cert != NULL;
-}
-
-void demo_ca_free(struct demo_ca *ca)
-{
-    X509_free(ca->cert);
-    EVP_PKEY_free(ca->key);
-}
-
-static char *bio_text(BIO *b, size_t *n)
+/* PEM of a BIO's contents in a malloc'd buffer; wipes the BIO's copy. */
+static char *take_text(BIO *b, size_t *n)
 {
     char *data = NULL;
     long l = BIO_get_mem_data(b, &data);
@@ -82,31 +32,30 @@ static char *bio_text(BIO *b, size_t *n)
         out[l] = '\0';
         *n = (size_t)l;
     }
+    if (l > 0)
+        OPENSSL_cleanse(data, (size_t)l);
     return out;
 }
 
-int demo_leaf_pem(const struct demo_ca *ca, const char *dns, long serial,
-                  char **crt, size_t *ncrt, char **key, size_t *nkey)
+int demo_leaf_pem(ftls_ca *ca, const char *dns, char **crt, size_t *ncrt,
+                  char **key, size_t *nkey, char serial[80])
 {
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = k ? cert(k, dns, serial, -300, 30 * 86400L, ca->cert, ca->key)
-                : NULL;
+    ftls_mint_options o = {.lifetime = 30 * 86400};
+    ftls_leaf *leaf = NULL;
     BIO *bc = BIO_new(BIO_s_mem()), *bk = BIO_new(BIO_s_mem());
-    int ok = x && bc && bk && PEM_write_bio_X509(bc, x) &&
-             PEM_write_bio_X509(bc, ca->cert) &&
-             PEM_write_bio_PrivateKey(bk, k, NULL, NULL, 0, NULL, NULL);
-    *crt = ok ? bio_text(bc, ncrt) : NULL;
-    *key = ok ? bio_text(bk, nkey) : NULL;
-    if (bk != NULL) { /* wipe the key text held by the BIO */
-        char *d = NULL;
-        long l = BIO_get_mem_data(bk, &d);
-        if (l > 0)
-            OPENSSL_cleanse(d, (size_t)l);
+    *crt = *key = NULL;
+    if (bc && bk && ftls_mint_leaf(ca, dns, &o, 0, &leaf, NULL) == FTLS_OK &&
+        PEM_write_bio_X509(bc, ftls_leaf_get0_cert(leaf)) &&
+        PEM_write_bio_X509(bc, ftls_ca_get0_cert(ca)) &&
+        PEM_write_bio_PrivateKey(bk, ftls_leaf_get0_key(leaf), NULL, NULL, 0,
+                                 NULL, NULL)) {
+        *crt = take_text(bc, ncrt);
+        *key = take_text(bk, nkey);
+        demo_serial_hex(ftls_leaf_get0_cert(leaf), serial);
     }
     BIO_free(bc);
     BIO_free(bk);
-    X509_free(x);
-    EVP_PKEY_free(k);
+    ftls_leaf_free(leaf);
     return *crt != NULL && *key != NULL;
 }
 

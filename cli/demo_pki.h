@@ -1,21 +1,18 @@
-/* Minimal PKI and Kubernetes AtomicWriter emulation for `freshtls demo`. */
+/* Helpers for `freshtls demo`: leaves from the freshtls minting API, and
+ * the Kubernetes AtomicWriter sequence. */
 #ifndef FTLS_CLI_DEMO_PKI_H
 #define FTLS_CLI_DEMO_PKI_H
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
+#include <stddef.h>
 
-struct demo_ca {
-    EVP_PKEY *key;
-    X509 *cert;
-};
+#include <freshtls/freshtls.h>
 
-/* A self-signed P-256 CA valid for `days`. Returns 1 on success. */
-int demo_ca_new(struct demo_ca *ca, const char *cn, int days);
-void demo_ca_free(struct demo_ca *ca);
-/* PEM chain (leaf, CA) and PEM key of a new leaf for `dns`; malloc'd. */
-int demo_leaf_pem(const struct demo_ca *ca, const char *dns, long serial,
-                  char **crt, size_t *ncrt, char **key, size_t *nkey);
+/* Mint a leaf for `dns` valid 30 days; PEM chain (leaf, CA) and PEM key
+ * into malloc'd buffers, the serial as hex. Returns 1 on success. */
+int demo_leaf_pem(ftls_ca *ca, const char *dns, char **crt, size_t *ncrt,
+                  char **key, size_t *nkey, char serial[80]);
+/* The serial of a certificate as upper-case hex ("?" on failure). */
+void demo_serial_hex(X509 *x, char out[80]);
 /* Publish tls.crt/tls.key into `dir` as Kubernetes' AtomicWriter does.
  * *swap_ns receives CLOCK_MONOTONIC at the rename of ..data. */
 int demo_k8s_publish(const char *dir, int gen, const char *crt, size_t ncrt,

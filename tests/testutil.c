@@ -206,11 +206,9 @@ int tu_k8s_write(const char *dir, const struct tu_file *files, int n)
     return 1;
 }
 
-char *tu_pem_certs(X509 *const *certs, int n, size_t *len)
+/* The contents of a memory BIO as a malloc'd NUL-terminated string. */
+static char *bio_text(BIO *b, size_t *len)
 {
-    BIO *b = BIO_new(BIO_s_mem());
-    for (int i = 0; b && i < n; i++)
-        PEM_write_bio_X509(b, certs[i]);
     char *data = NULL;
     long l = b ? BIO_get_mem_data(b, &data) : -1;
     char *out = l >= 0 ? malloc((size_t)l + 1) : NULL;
@@ -224,22 +222,20 @@ char *tu_pem_certs(X509 *const *certs, int n, size_t *len)
     return out;
 }
 
+char *tu_pem_certs(X509 *const *certs, int n, size_t *len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    for (int i = 0; b && i < n; i++)
+        PEM_write_bio_X509(b, certs[i]);
+    return bio_text(b, len);
+}
+
 char *tu_pem_key(EVP_PKEY *key, size_t *len)
 {
     BIO *b = BIO_new(BIO_s_mem());
     if (b)
         PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL);
-    char *data = NULL;
-    long l = b ? BIO_get_mem_data(b, &data) : -1;
-    char *out = l >= 0 ? malloc((size_t)l + 1) : NULL;
-    if (out) {
-        memcpy(out, data, (size_t)l);
-        out[l] = '\0';
-        if (len)
-            *len = (size_t)l;
-    }
-    BIO_free(b);
-    return out;
+    return bio_text(b, len);
 }
 
 int tu_wait_until(int (*pred)(void *), void *arg, double seconds)
