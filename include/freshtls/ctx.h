@@ -167,6 +167,10 @@ typedef struct ftls_attach_config {
  * holds references to its sources' published state; the sources
  * themselves must outlive the SSL_CTX. Attaching twice is an error.
  *
+ * @warning OpenSSL keeps one certificate callback and one info callback
+ *          per SSL_CTX. Set your own info callback before attaching (it is
+ *          chained); setting either callback after attaching replaces
+ *          freshtls' and turns the corresponding freshness off.
  * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_STATE (already
  *         attached); FTLS_E_NOMEM.
  * @par Thread-safety: call before the SSL_CTX is used by other threads.
