@@ -85,8 +85,8 @@ static ftls_code publish_outcome(ftls_roots_source s, ftls_roots *roots,
 
 static int env_override_set(void)
 {
-    const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
-    return (f != NULL && *f) || (d != NULL && *d);
+    const char *f, *d;
+    return ftls__roots_env_override(&f, &d);
 }
 
 /* Load the system store and derive auto and both. Caller holds the lock. */

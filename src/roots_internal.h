@@ -93,6 +93,9 @@ ftls_code ftls__roots_load_system(ftls_roots **out, ftls_error *err);
 ftls_code ftls__roots_union(ftls_roots_source kind, const ftls_roots *a,
                             const ftls_roots *b, ftls_roots **out,
                             ftls_error *err);
+/* 1 when SSL_CERT_FILE or SSL_CERT_DIR is set and non-empty; the values
+ * (NULL when unset or empty) are stored through file and dir. */
+int ftls__roots_env_override(const char **file, const char **dir);
 /* Signature of the system sources for change detection (roots_load.c). */
 ftls_code ftls__roots_system_signature(unsigned char out[32], ftls_error *err);
 

@@ -278,8 +278,7 @@ static ftls_code visit_default(struct walk *w, ftls_error *err)
     return FTLS_OK;
 }
 
-/* The environment overrides, when either is set and non-empty. */
-static int env_override(const char **file, const char **dir)
+int ftls__roots_env_override(const char **file, const char **dir)
 {
     *file = getenv("SSL_CERT_FILE");
     *dir = getenv("SSL_CERT_DIR");
@@ -364,7 +363,7 @@ static ftls_code load(ftls_roots_source kind, const char *files,
 ftls_code ftls__roots_load_system(ftls_roots **out, ftls_error *err)
 {
     const char *file, *dir;
-    if (env_override(&file, &dir))
+    if (ftls__roots_env_override(&file, &dir))
         return load(FTLS_ROOTS_SYSTEM, file, dir, 0,
                     "SSL_CERT_FILE/SSL_CERT_DIR", out, err);
     return load(FTLS_ROOTS_SYSTEM, NULL, NULL, 1, "the system locations", out,
@@ -420,7 +419,7 @@ ftls_code ftls__roots_system_signature(unsigned char out[32], ftls_error *err)
         goto done;
     }
     const char *file, *dir;
-    if (env_override(&file, &dir)) {
+    if (ftls__roots_env_override(&file, &dir)) {
         /* Unusable entries still hash as "absent" so that fixing them is
          * noticed. */
         if ((rc = visit_list(&w, file, 0, NULL)) != FTLS_OK ||
