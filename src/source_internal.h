@@ -67,6 +67,8 @@ struct ftls__watch_spec {
     int nfiles;
 };
 
+/* 1 when the source lives in files a watcher can observe. */
+int ftls__source_watchable(const ftls_source *src);
 ftls_code ftls__source_watch_spec(const ftls_source *src,
                                   struct ftls__watch_spec *spec);
 /* SHA-256 over stat data and contents of the source's files (polling). */

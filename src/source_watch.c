@@ -52,6 +52,11 @@ static void add_list(struct ftls__watch_spec *sp, const char *list, int dirs)
     }
 }
 
+int ftls__source_watchable(const ftls_source *s)
+{
+    return s->kind != K_MEM;
+}
+
 ftls_code ftls__source_watch_spec(const ftls_source *s,
                                   struct ftls__watch_spec *sp)
 {

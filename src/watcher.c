@@ -193,18 +193,13 @@ static void arm_or_degrade(ftls_watcher *w, struct wsrc *ws)
 ftls_code ftls_watcher_add(ftls_watcher *w, ftls_source *src, ftls_error *err)
 {
     FTLS_GUARD_ARG(w != NULL && src != NULL, err, "w or src is NULL");
+    if (!ftls__source_watchable(src))
+        return ftls__err(err, FTLS_E_UNSUPPORTED, "%s: cannot be watched",
+                         ftls_source_describe(src));
     struct wsrc *ws = ftls__calloc(1, sizeof(*ws));
     if (ws == NULL)
         return ftls__err(err, FTLS_E_NOMEM, "watcher: out of memory");
     ws->src = src;
-    struct ftls__watch_spec *sp = ftls__malloc(sizeof(*sp));
-    ftls_code rc = sp ? ftls__source_watch_spec(src, sp) : FTLS_E_NOMEM;
-    ftls__free(sp);
-    if (rc != FTLS_OK) {
-        ftls__free(ws);
-        return ftls__err(err, rc, "%s: cannot be watched",
-                         ftls_source_describe(src));
-    }
     pthread_mutex_lock(&w->lock);
     if (w->n == w->cap) {
         size_t ncap = w->cap ? w->cap * 2 : 8;
