@@ -28,9 +28,7 @@ struct chain {
 static X509 *leaf(const char *cn, const char *dns, const char *ip,
                   const char *eku, long nb, long life, X509 *iss, EVP_PKEY *ik)
 {
-    struct tu_cert_opts o = {.cn = cn, .dns = dns, .ip = ip, .eku = eku,
-                             .not_before_offset = nb, .lifetime = life};
-    X509 *x = tu_cert(&o, kL, iss, ik);
+    X509 *x = tu_leaf(cn, dns, ip, eku, nb, life, kL, iss, ik);
     REQUIRE(x != NULL);
     return x;
 }

@@ -85,6 +85,14 @@ X509 *tu_cert(const struct tu_cert_opts *o, EVP_PKEY *key, X509 *issuer,
     return x;
 }
 
+X509 *tu_leaf(const char *cn, const char *dns, const char *ip, const char *eku,
+              long nb, long life, EVP_PKEY *key, X509 *iss, EVP_PKEY *ik)
+{
+    struct tu_cert_opts o = {.cn = cn, .dns = dns, .ip = ip, .eku = eku,
+                             .not_before_offset = nb, .lifetime = life};
+    return tu_cert(&o, key, iss, ik);
+}
+
 int tu_write_certs(const char *path, const char *mode, X509 *const *certs,
                    int n)
 {

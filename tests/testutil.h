@@ -21,6 +21,10 @@ EVP_PKEY *tu_key(void);
 /* Issue a certificate for `key`; self-signed when issuer is NULL. */
 X509 *tu_cert(const struct tu_cert_opts *o, EVP_PKEY *key, X509 *issuer,
               EVP_PKEY *issuer_key);
+/* A leaf for `key` issued by iss/ik: CN, optional SAN DNS/IP and EKU,
+ * valid from now+nb for `life` seconds. NULL on failure. */
+X509 *tu_leaf(const char *cn, const char *dns, const char *ip, const char *eku,
+              long nb, long life, EVP_PKEY *key, X509 *iss, EVP_PKEY *ik);
 /* Append certificates as PEM to a file (mode "w" or "a"). */
 int tu_write_certs(const char *path, const char *mode, X509 *const *certs,
                    int n);
