@@ -36,33 +36,15 @@ ftls_code ftls__code_from_errno(int errnum);
 void ftls__log(ftls_log_level level, const char *fmt, ...) FTLS_PRINTF(2, 3);
 int ftls__log_enabled(ftls_log_level level);
 
-/* ---- guard macros ------------------------------------------------------ */
-/*
- * These keep the happy path straight. Functions using FTLS_GUARD* declare
- * `ftls_code rc = FTLS_OK;` and a `done:` label that releases whatever was
- * built so far.
- */
-#define FTLS_GUARD(expr)                                                       \
-    do {                                                                       \
-        rc = (expr);                                                           \
-        if (rc != FTLS_OK)                                                     \
-            goto done;                                                         \
-    } while (0)
-
+/* ---- argument guard ---------------------------------------------------- */
+/* Return FTLS_E_INVALID_ARGUMENT, naming the function, unless cond holds.
+ * Functions otherwise keep one exit through a `done:` label that releases
+ * whatever was built so far. */
 #define FTLS_GUARD_ARG(cond, err, what)                                        \
     do {                                                                       \
         if (!(cond))                                                           \
             return ftls__err((err), FTLS_E_INVALID_ARGUMENT, "%s: %s",        \
                              __func__, (what));                                \
-    } while (0)
-
-#define FTLS_GUARD_PTR(ptr, err)                                               \
-    do {                                                                       \
-        if ((ptr) == NULL) {                                                   \
-            rc = ftls__err((err), FTLS_E_NOMEM, "%s: out of memory",          \
-                           __func__);                                          \
-            goto done;                                                         \
-        }                                                                      \
     } while (0)
 
 #define FTLS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
