@@ -5,6 +5,7 @@
 
 #include <openssl/rand.h>
 
+#include "fork.h"
 #include "ctx_internal.h"
 #include "source_internal.h"
 
@@ -211,7 +212,7 @@ ftls_code ftls_ctx_factory_build(ftls_ctx_factory *f, ftls_error *err)
     if (f->t.is_server && f->identity == NULL)
         return ftls__err(err, FTLS_E_STATE, "ctx factory: a server needs an "
                          "identity source");
-    pthread_mutex_lock(&f->build_lock);
+    ftls__lock(&f->build_lock);
     ftls_identity *id = NULL;
     SSL_CTX *ctx = SSL_CTX_new(f->t.is_server ? TLS_server_method()
                                               : TLS_client_method());
@@ -236,7 +237,7 @@ ftls_code ftls_ctx_factory_build(ftls_ctx_factory *f, ftls_error *err)
         ctx = NULL; /* the cell owns it */
     if (rc != FTLS_OK)
         atomic_fetch_add(&f->failures, 1);
-    pthread_mutex_unlock(&f->build_lock);
+    ftls__unlock(&f->build_lock);
     SSL_CTX_free(ctx);
     ftls_identity_free(id);
     return rc;

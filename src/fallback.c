@@ -1,6 +1,7 @@
 /* The embedded Mozilla bundle as a root set, built once per process. */
 #include <pthread.h>
 
+#include "fork.h"
 #include "fallback_data.h"
 #include "roots_internal.h"
 
@@ -46,13 +47,13 @@ ftls_code ftls__fallback_get1(ftls_roots **out, ftls_error *err)
     /* The lock is only held while building (once, ~0.5 ms) and for a
      * reference increment afterwards. A failed build (out of memory) is
      * retried on the next call. */
-    pthread_mutex_lock(&g_lock);
+    ftls__lock(&g_lock);
     ftls_code rc = FTLS_OK;
     if (g_fallback == NULL)
         rc = build(&g_fallback, err);
     if (rc == FTLS_OK) {
         *out = ftls__roots_ref(g_fallback);
     }
-    pthread_mutex_unlock(&g_lock);
+    ftls__unlock(&g_lock);
     return rc;
 }

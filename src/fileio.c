@@ -57,6 +57,22 @@ void ftls__buf_free(struct ftls__buf *b, int secret)
     b->len = 0;
 }
 
+/* Grow a buffer that may hold secret bytes (any loader may be reading a
+ * private key): copy into a new allocation and wipe the old one, since
+ * realloc() would free the old bytes unwiped. */
+static unsigned char *grow_secret(unsigned char *old, size_t used,
+                                  size_t old_size, size_t new_size)
+{
+    unsigned char *n = ftls__malloc(new_size);
+    if (n == NULL)
+        return NULL;
+    if (old != NULL) {
+        memcpy(n, old, used);
+        ftls__free_secret(old, old_size);
+    }
+    return n;
+}
+
 /* One attempt. Returns 0, or an errno value (EFBIG for over cap, EISDIR
  * etc. for non-regular files) and leaves *out empty. */
 static int read_once(int dirfd, const char *path, size_t cap,
@@ -90,7 +106,7 @@ static int read_once(int dirfd, const char *path, size_t cap,
                 goto done;
             }
             size_t nsize = size * 2 > cap + 2 ? cap + 2 : size * 2;
-            unsigned char *n = ftls__realloc(data, nsize);
+            unsigned char *n = grow_secret(data, len, size, nsize);
             if (n == NULL) {
                 e = ENOMEM;
                 goto done;
@@ -98,7 +114,7 @@ static int read_once(int dirfd, const char *path, size_t cap,
             data = n;
             size = nsize;
         }
-        if (data == NULL && (data = ftls__malloc(size)) == NULL) {
+        if (data == NULL && (data = grow_secret(NULL, 0, 0, size)) == NULL) {
             e = ENOMEM;
             goto done;
         }
@@ -122,7 +138,8 @@ static int read_once(int dirfd, const char *path, size_t cap,
     out->len = len;
     data = NULL;
 done:
-    ftls__free(data);
+    if (data != NULL) /* a partial read of what may be a key */
+        ftls__free_secret(data, size);
     close(fd);
     return e;
 }

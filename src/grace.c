@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #endif
 
+#include "fork.h"
 #include "grace.h"
 #include "internal.h"
 
@@ -36,9 +37,9 @@ static void slot_release(void *p)
     atomic_store_explicit(&slot->in_use, 0, memory_order_release);
 }
 
-static void grace_init_once(void)
+static void register_membarrier(void)
 {
-    g_key_ok = pthread_key_create(&g_key, slot_release) == 0;
+    ftls__grace_asymmetric = 0;
 #if defined(__linux__) && defined(__NR_membarrier) && !defined(FTLS_TSAN)
     /* ThreadSanitizer cannot see membarrier's ordering, so TSan builds use
      * the symmetric fences on both sides instead. */
@@ -47,6 +48,33 @@ static void grace_init_once(void)
         membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0)
         ftls__grace_asymmetric = 1;
 #endif
+}
+
+/* In a forked child only the forking thread exists. Every other slot
+ * belonged to a thread that is gone: a window it had open will never close
+ * and would block ftls__grace_wait() forever, so close it and free the slot
+ * for reuse. The membarrier registration is redone for the child's new
+ * address space (a registered parent does not make a registered child). */
+static void grace_after_fork_child(void)
+{
+    for (struct ftls__reader_slot *s =
+             atomic_load_explicit(&g_slots, memory_order_acquire);
+         s != NULL; s = s->next) {
+        if (s == ftls__tls_slot)
+            continue;
+        uint64_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+        if (seq & 1)
+            atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+        atomic_store_explicit(&s->in_use, 0, memory_order_release);
+    }
+    register_membarrier();
+}
+
+static void grace_init_once(void)
+{
+    g_key_ok = pthread_key_create(&g_key, slot_release) == 0;
+    register_membarrier();
+    ftls__fork_on_child(grace_after_fork_child);
 }
 
 void ftls__grace_init(void)

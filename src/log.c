@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "fork.h"
 #include "internal.h"
 
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -17,11 +18,11 @@ ftls_code ftls_log_set_callback(ftls_log_fn fn, void *userdata,
 {
     if ((int)max_level < FTLS_LOG_ERROR || max_level > FTLS_LOG_DEBUG)
         return FTLS_E_INVALID_ARGUMENT;
-    pthread_mutex_lock(&g_log_lock);
+    ftls__lock(&g_log_lock);
     g_log_fn = fn;
     g_log_userdata = userdata;
     atomic_store(&g_log_max, fn ? (int)max_level : -1);
-    pthread_mutex_unlock(&g_log_lock);
+    ftls__unlock(&g_log_lock);
     return FTLS_OK;
 }
 
@@ -55,11 +56,11 @@ void ftls__log(ftls_log_level level, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
 
-    pthread_mutex_lock(&g_log_lock);
+    ftls__lock(&g_log_lock);
     ftls_log_fn fn = g_log_fn;
     void *ud = g_log_userdata;
     int max = atomic_load(&g_log_max);
-    pthread_mutex_unlock(&g_log_lock);
+    ftls__unlock(&g_log_lock);
     /* Called outside the lock so the callback may log or block freely. */
     if (fn != NULL && (int)level <= max)
         fn(level, msg, ud);

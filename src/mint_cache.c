@@ -4,7 +4,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "fork.h"
 #include "mint_internal.h"
+#include "testhook.h"
 
 #define CAPACITY_DEFAULT 10000
 #define FRACTION_DEFAULT 0.5
@@ -159,6 +161,83 @@ static int64_t clock_now(const ftls_leaf_cache *c)
     return c->now ? c->now(c->now_arg) : (int64_t)time(NULL);
 }
 
+/* A new entry for `name`, linked in as most recently used and marked as
+ * being minted by the caller, so that evict() cannot free it before the
+ * mint completes (it skips entries in flight). */
+static struct entry *insert_minting(ftls_leaf_cache *c, const char *name,
+                                    uint64_t h, int is_ip)
+{
+    struct entry *e = ftls__calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    memcpy(e->name, name, strlen(name) + 1);
+    e->hash = h;
+    e->is_ip = is_ip;
+    e->minting = 1;
+    e->hnext = c->buckets[h & (c->nbuckets - 1)];
+    c->buckets[h & (c->nbuckets - 1)] = e;
+    lru_front(c, e);
+    c->size++;
+    return e;
+}
+
+/* Under the lock: a cache hit sets *hit; otherwise returns the entry this
+ * caller must mint (marked in flight), waiting out another caller's mint of
+ * the same name. NULL with *hit unset means out of memory. */
+static struct entry *claim(ftls_leaf_cache *c, const char *name, uint64_t h,
+                           int is_ip, int64_t now, ftls_leaf **hit,
+                           ftls_leaf **freed, int *nfreed, int max)
+{
+    for (;;) {
+        struct entry *e = find(c, name, h);
+        if (e == NULL) { /* first request for this name: we mint */
+            if ((e = insert_minting(c, name, h, is_ip)) != NULL) {
+                c->st.misses++;
+                evict(c, freed, nfreed, max);
+            }
+            return e;
+        }
+        if (e->leaf != NULL && now < e->remint_at) {
+            lru_unlink(c, e);
+            lru_front(c, e);
+            atomic_fetch_add_explicit(&e->leaf->refs, 1, memory_order_relaxed);
+            *hit = e->leaf;
+            c->st.hits++;
+            return NULL;
+        }
+        if (!e->minting) { /* due for a re-mint: we do it */
+            e->minting = 1;
+            c->st.misses++;
+            return e;
+        }
+        pthread_cond_wait(&c->minted, &c->lock); /* single flight */
+    }
+}
+
+/* Under the lock: record the outcome of the mint of `e`; returns the
+ * replaced leaf, to be freed outside the lock. */
+static ftls_leaf *settle(ftls_leaf_cache *c, struct entry *e, ftls_code rc,
+                         ftls_leaf *leaf, int64_t now, ftls_leaf **out)
+{
+    ftls_leaf *old = NULL;
+    e->minting = 0;
+    if (rc == FTLS_OK) {
+        old = e->leaf;
+        e->leaf = leaf;
+        e->remint_at =
+            now + (int64_t)((double)(leaf->not_after - now) * c->fraction);
+        atomic_fetch_add_explicit(&leaf->refs, 1, memory_order_relaxed);
+        *out = leaf;
+        c->st.mints++;
+    } else {
+        c->st.failures++;
+        if (e->leaf == NULL)
+            old = drop(c, e); /* nothing to keep; waiters will try again */
+    }
+    pthread_cond_broadcast(&c->minted);
+    return old;
+}
+
 ftls_code ftls_leaf_cache_get1(ftls_leaf_cache *c, const char *host,
                                ftls_leaf **out, ftls_error *err)
 {
@@ -170,76 +249,39 @@ ftls_code ftls_leaf_cache_get1(ftls_leaf_cache *c, const char *host,
     ftls_code rc = ftls_name_normalize(host, c->mint.allow_ip, name,
                                        sizeof(name), &is_ip, err);
     if (rc != FTLS_OK) {
-        pthread_mutex_lock(&c->lock);
+        ftls__lock(&c->lock);
         c->st.failures++;
-        pthread_mutex_unlock(&c->lock);
+        ftls__unlock(&c->lock);
         return rc;
     }
     uint64_t h = fnv1a(name);
     int64_t now = clock_now(c);
     ftls_leaf *freed[8];
     int nfreed = 0;
-    struct entry *e;
-    pthread_mutex_lock(&c->lock);
-    for (;;) {
-        e = find(c, name, h);
-        if (e == NULL) { /* first request for this name: we mint */
-            if ((e = ftls__calloc(1, sizeof(*e))) == NULL) {
-                pthread_mutex_unlock(&c->lock);
-                return ftls__err(err, FTLS_E_NOMEM, "leaf cache: out of memory");
-            }
-            memcpy(e->name, name, strlen(name) + 1);
-            e->hash = h;
-            e->is_ip = is_ip;
-            e->hnext = c->buckets[h & (c->nbuckets - 1)];
-            c->buckets[h & (c->nbuckets - 1)] = e;
-            lru_front(c, e);
-            c->size++;
-            c->st.misses++;
-            evict(c, freed, &nfreed, (int)FTLS_ARRAY_LEN(freed));
-            break;
-        }
-        if (e->leaf != NULL && now < e->remint_at) { /* hit */
-            lru_unlink(c, e);
-            lru_front(c, e);
-            atomic_fetch_add_explicit(&e->leaf->refs, 1, memory_order_relaxed);
-            *out = e->leaf;
-            c->st.hits++;
-            pthread_mutex_unlock(&c->lock);
-            return FTLS_OK;
-        }
-        if (!e->minting) { /* due for a re-mint: we do it */
-            c->st.misses++;
-            break;
-        }
-        pthread_cond_wait(&c->minted, &c->lock); /* single flight */
-    }
-    e->minting = 1;
-    pthread_mutex_unlock(&c->lock);
+    ftls__lock(&c->lock);
+    struct entry *e = claim(c, name, h, is_ip, now, out, freed, &nfreed,
+                            (int)FTLS_ARRAY_LEN(freed));
+    ftls__unlock(&c->lock);
     for (int i = 0; i < nfreed; i++)
         ftls_leaf_free(freed[i]);
+    if (*out != NULL)
+        return FTLS_OK;
+    if (e == NULL)
+        return ftls__err(err, FTLS_E_NOMEM, "leaf cache: out of memory");
 
+    FTLS_TEST_HOOK(FTLS_HOOK_LEAF_MINT_BEGIN, name);
     ftls_leaf *leaf = NULL;
     rc = ftls__mint(c->ca, name, is_ip, &c->mint, now, &leaf, err);
 
-    ftls_leaf *old = NULL;
-    pthread_mutex_lock(&c->lock);
-    e->minting = 0;
-    if (rc == FTLS_OK) {
-        old = e->leaf;
-        e->leaf = leaf;
-        e->remint_at = now + (int64_t)((double)(leaf->not_after - now) * c->fraction);
-        atomic_fetch_add_explicit(&leaf->refs, 1, memory_order_relaxed);
-        *out = leaf;
-        c->st.mints++;
-    } else {
-        c->st.failures++;
-        if (e->leaf == NULL)
-            drop(c, e); /* nothing to keep; waiters will try again */
-    }
-    pthread_cond_broadcast(&c->minted);
-    pthread_mutex_unlock(&c->lock);
-    ftls_leaf_free(old);
+    ftls__lock(&c->lock);
+    nfreed = 0;
+    freed[nfreed++] = settle(c, e, rc, leaf, now, out);
+    /* Entries in flight are never evicted, so a burst of concurrent mints
+     * can hold the cache above capacity until they settle. */
+    evict(c, freed, &nfreed, (int)FTLS_ARRAY_LEN(freed));
+    ftls__unlock(&c->lock);
+    for (int i = 0; i < nfreed; i++)
+        ftls_leaf_free(freed[i]);
     return rc;
 }
 
@@ -247,10 +289,10 @@ ftls_code ftls_leaf_cache_get_stats(ftls_leaf_cache *c, ftls_leaf_cache_stats *s
 {
     if (c == NULL || st == NULL)
         return FTLS_E_INVALID_ARGUMENT;
-    pthread_mutex_lock(&c->lock);
+    ftls__lock(&c->lock);
     *st = c->st;
     st->size = c->size;
-    pthread_mutex_unlock(&c->lock);
+    ftls__unlock(&c->lock);
     return FTLS_OK;
 }
 

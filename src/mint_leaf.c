@@ -28,6 +28,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "fork.h"
 #include "mint_internal.h"
 
 static EC_GROUP *g_p256;
@@ -150,9 +151,9 @@ static int set_serial(X509 *x)
 static int sign(X509 *x, ftls_ca *ca)
 {
     EVP_MD_CTX *m = EVP_MD_CTX_new();
-    pthread_mutex_lock(&ca->sign_lock);
+    ftls__lock(&ca->sign_lock);
     int ok = m != NULL && EVP_MD_CTX_copy_ex(m, ca->sign_template);
-    pthread_mutex_unlock(&ca->sign_lock);
+    ftls__unlock(&ca->sign_lock);
     ok = ok && X509_sign_ctx(x, m) > 0;
     EVP_MD_CTX_free(m);
     return ok;
@@ -268,12 +269,12 @@ void ftls__leaf_warm(ftls_leaf *leaf)
 {
     if (atomic_load_explicit(&leaf->warm, memory_order_acquire))
         return;
-    pthread_mutex_lock(&leaf->warm_lock);
+    ftls__lock(&leaf->warm_lock);
     if (!atomic_load_explicit(&leaf->warm, memory_order_relaxed)) {
         X509_get_extension_flags(leaf->cert);
         atomic_store_explicit(&leaf->warm, 1, memory_order_release);
     }
-    pthread_mutex_unlock(&leaf->warm_lock);
+    ftls__unlock(&leaf->warm_lock);
 }
 
 X509 *ftls_leaf_get0_cert(const ftls_leaf *leaf)

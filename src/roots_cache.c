@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fork.h"
 #include "roots_internal.h"
 
 struct result {
@@ -142,11 +143,11 @@ static ftls_code load_all(ftls_error *err)
 
 static ftls_code ensure_loaded(ftls_roots_source s, ftls_error *err)
 {
-    pthread_mutex_lock(&g_load_lock);
+    ftls__lock(&g_load_lock);
     ftls_code rc = FTLS_OK;
     if (ftls_cell_generation(g_cells[s]) == 0)
         rc = load_all(err);
-    pthread_mutex_unlock(&g_load_lock);
+    ftls__unlock(&g_load_lock);
     /* The caller re-reads the cell; a load error was also published. */
     return rc == FTLS_E_NOMEM ? rc : FTLS_OK;
 }
@@ -190,9 +191,9 @@ ftls_code ftls_roots_refresh(ftls_error *err)
     ftls_error *lerr = NULL;
     if (ftls_error_new(&lerr) != FTLS_OK)
         return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
-    pthread_mutex_lock(&g_load_lock);
+    ftls__lock(&g_load_lock);
     ftls_code rc = load_all(lerr);
-    pthread_mutex_unlock(&g_load_lock);
+    ftls__unlock(&g_load_lock);
     if (rc == FTLS_OK)
         ftls__log(FTLS_LOG_INFO, "roots: refreshed (generation %llu)",
                   (unsigned long long)atomic_load(&g_generation));
@@ -252,9 +253,30 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
+/* In a forked child the watcher thread is gone. Its lock may have been
+ * held by that thread (briefly, around its timed wait), so the child starts
+ * from fresh state: the watcher reads as stopped and can be started again. */
+static void watch_after_fork_child(void)
+{
+    static const pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    memcpy(&g_watch_lock, &fresh, sizeof(fresh));
+    if (g_watch_running)
+        pthread_cond_init(&g_watch_cond, NULL);
+    g_watch_running = 0;
+    g_watch_stop = 0;
+}
+
+static pthread_once_t g_watch_once = PTHREAD_ONCE_INIT;
+
+static void watch_init_once(void)
+{
+    ftls__fork_on_child(watch_after_fork_child);
+}
+
 ftls_code ftls_roots_watch_start(unsigned interval_ms, ftls_error *err)
 {
     FTLS_GUARD_ARG(interval_ms >= 10, err, "interval under 10 ms");
+    pthread_once(&g_watch_once, watch_init_once);
     pthread_mutex_lock(&g_watch_lock);
     ftls_code rc = FTLS_OK;
     if (g_watch_running) {

@@ -5,8 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fork.h"
 #include "grace.h"
 #include "internal.h"
+#include "testhook.h"
 
 struct ftls_snapshot {
     struct ftls_snapshot_head head; /* must stay first: public inline ABI */
@@ -81,16 +83,21 @@ ftls_code ftls_cell_publish(ftls_cell *cell, void *data, uint64_t *generation,
     snap->free_fn = cell->free_fn;
     snap->free_arg = cell->free_arg;
 
-    pthread_mutex_lock(&cell->publish_lock);
-    snap->head.generation = ++cell->last_generation;
+    /* Once the lock is released another publisher may replace and free
+     * `snap`: everything we report about it is captured under the lock. */
+    ftls__op_enter();
+    ftls__lock(&cell->publish_lock);
+    uint64_t gen = ++cell->last_generation;
+    snap->head.generation = gen;
     ftls_snapshot *old = atomic_exchange_explicit(&cell->current, snap,
                                                   memory_order_seq_cst);
-    atomic_store_explicit(&cell->generation, snap->head.generation,
-                          memory_order_release);
-    pthread_mutex_unlock(&cell->publish_lock);
+    atomic_store_explicit(&cell->generation, gen, memory_order_release);
+    ftls__unlock(&cell->publish_lock);
+    ftls__op_exit();
+    FTLS_TEST_HOOK(FTLS_HOOK_CELL_PUBLISHED, cell);
 
     if (generation != NULL)
-        *generation = snap->head.generation;
+        *generation = gen;
     if (old != NULL) {
         /* Readers that loaded `old` before the swap may not have counted
          * their reference yet; wait for them before dropping ours. */

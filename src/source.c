@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "fork.h"
 #include "identity_internal.h"
 #include "source_internal.h"
 #include "source_read.h"
@@ -251,29 +252,31 @@ ftls_code ftls_source_set_memory(ftls_source *src, const void *cert_pem,
     if (src->kind != K_MEM)
         return ftls__err(err, FTLS_E_STATE, "%s: not a memory source",
                          src->desc);
-    pthread_mutex_lock(&src->mem_lock);
+    ftls__lock(&src->mem_lock);
     ftls_code rc = copy_buf(&src->mem_cert, cert_pem, cert_len);
     if (rc == FTLS_OK)
         rc = copy_buf(&src->mem_key, key_pem, key_len);
-    pthread_mutex_unlock(&src->mem_lock);
+    ftls__unlock(&src->mem_lock);
     return rc == FTLS_OK ? rc : ftls__err(err, rc, "source: out of memory");
 }
 
 /* ---- reading --------------------------------------------------------------- */
 
-/* Passphrase from a file or the environment; NULL when none configured.
- * The returned copy is wiped by free_pass(). */
-static ftls_code get_pass(const ftls_source *s, char **out, ftls_error *err)
+/* Passphrase from a file or the environment; empty when none configured.
+ * The copy is NUL-terminated and wiped whole by ftls__buf_free(.., 1),
+ * whatever bytes it holds. */
+static ftls_code get_pass(const ftls_source *s, struct ftls__buf *out,
+                          ftls_error *err)
 {
-    *out = NULL;
+    out->data = NULL;
+    out->len = 0;
     if (s->pass_file != NULL) {
-        struct ftls__buf b;
-        ftls_code rc = ftls__file_read(AT_FDCWD, s->pass_file, 4096, &b, err);
+        ftls_code rc = ftls__file_read(AT_FDCWD, s->pass_file, 4096, out, err);
         if (rc != FTLS_OK)
             return rc;
-        while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
-            b.data[--b.len] = '\0';
-        *out = (char *)b.data;
+        size_t n = out->len; /* strip the line end, wipe keeps the size */
+        while (n > 0 && (out->data[n - 1] == '\n' || out->data[n - 1] == '\r'))
+            out->data[--n] = '\0';
         return FTLS_OK;
     }
     if (s->pass_env != NULL) {
@@ -281,16 +284,11 @@ static ftls_code get_pass(const ftls_source *s, char **out, ftls_error *err)
         if (v == NULL)
             return ftls__err(err, FTLS_E_NOT_FOUND, "passphrase variable %s is "
                              "not set", s->pass_env);
-        if ((*out = ftls__strdup(v)) == NULL)
+        if ((out->data = (unsigned char *)ftls__strdup(v)) == NULL)
             return ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
+        out->len = strlen(v);
     }
     return FTLS_OK;
-}
-
-static void free_pass(char *p)
-{
-    if (p != NULL)
-        ftls__free_secret(p, strlen(p) + 1);
 }
 
 /* Read the raw material of one generation. */
@@ -326,14 +324,14 @@ static ftls_code read_raw(ftls_source *s, struct ftls__generation *g,
     case K_MEM:
         snprintf(wa, wn, "memory certificate");
         snprintf(wb, wn, "memory key");
-        pthread_mutex_lock(&s->mem_lock);
+        ftls__lock(&s->mem_lock);
         ftls_code mrc = FTLS_OK;
         if (s->mem_cert.data == NULL)
             mrc = ftls__err(err, FTLS_E_EMPTY, "memory source: no material set");
         else if (copy_buf(&g->a, s->mem_cert.data, s->mem_cert.len) != FTLS_OK ||
                  copy_buf(&g->b, s->mem_key.data, s->mem_key.len) != FTLS_OK)
             mrc = ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
-        pthread_mutex_unlock(&s->mem_lock);
+        ftls__unlock(&s->mem_lock);
         if (mrc != FTLS_OK)
             ftls__generation_free(g);
         return mrc;
@@ -385,10 +383,11 @@ static ftls_code build_identity(ftls_source *s, struct ftls__generation *g,
                                 const char *wa, const char *wb,
                                 ftls_identity **out, ftls_error *err)
 {
-    char *pass = NULL;
-    ftls_code rc = get_pass(s, &pass, err);
+    struct ftls__buf pw;
+    ftls_code rc = get_pass(s, &pw, err);
     if (rc != FTLS_OK)
         return rc;
+    const char *pass = (const char *)pw.data;
     if (s->kind == K_P12)
         rc = ftls__identity_from_pkcs12(g->a.data, g->a.len, wa, pass, out, err);
     else if (s->kind == K_PEM || (s->kind == K_MEM && g->b.data == NULL))
@@ -397,7 +396,7 @@ static ftls_code build_identity(ftls_source *s, struct ftls__generation *g,
     else
         rc = ftls__identity_from_pem(g->a.data, g->a.len, wa, g->b.data,
                                      g->b.len, wb, pass, out, err);
-    free_pass(pass);
+    ftls__buf_free(&pw, 1);
     if (rc == FTLS_OK &&
         (rc = ftls__identity_validate(*out, &s->opts, (int64_t)time(NULL), wa,
                                       err)) != FTLS_OK) {
@@ -460,12 +459,12 @@ static ftls_code reload_locked(ftls_source *s, struct ftls__pending_event *pe,
             rc = build_identity(s, &g, wa, wb, &id, err);
         ftls__generation_free(&g);
     }
-    pthread_mutex_lock(&s->status_lock);
+    ftls__lock(&s->status_lock);
     s->status.last_attempt = now;
     s->status.last_error = rc;
     snprintf(s->status.last_error_message, sizeof(s->status.last_error_message),
              "%s", rc == FTLS_OK ? "" : ftls_error_message(err));
-    pthread_mutex_unlock(&s->status_lock);
+    ftls__unlock(&s->status_lock);
     if (rc != FTLS_OK) {
         pe[*npe].type = FTLS_EVENT_REJECTED;
         pe[*npe].code = rc;
@@ -496,14 +495,14 @@ static ftls_code reload_locked(ftls_source *s, struct ftls__pending_event *pe,
     }
     memcpy(s->content_hash, h, 32);
     s->have_hash = 1;
-    pthread_mutex_lock(&s->status_lock);
+    ftls__lock(&s->status_lock);
     s->status.generation = gen;
     s->status.last_success = now;
     if (id != NULL) {
         memcpy(s->status.sha256, id->sha256, 32);
         s->status.not_after = id->not_after;
     }
-    pthread_mutex_unlock(&s->status_lock);
+    ftls__unlock(&s->status_lock);
     pe[*npe].type = FTLS_EVENT_LOADED;
     pe[*npe].code = FTLS_OK;
     if (id != NULL) {
@@ -530,16 +529,16 @@ ftls_code ftls_source_reload(ftls_source *s, ftls_error *err)
         err = local; /* the event needs a message even if the caller doesn't */
     struct ftls__pending_event pe[3];
     int npe = 0;
-    pthread_mutex_lock(&s->load_lock);
+    ftls__lock(&s->load_lock);
     uint64_t before = ftls_cell_generation(s->cell);
     ftls_code rc = reload_locked(s, pe, &npe, err);
     int published = ftls_cell_generation(s->cell) != before;
-    pthread_mutex_unlock(&s->load_lock);
+    ftls__unlock(&s->load_lock);
     if (published) {
-        pthread_mutex_lock(&s->listener_lock);
+        ftls__lock(&s->listener_lock);
         for (int i = 0; i < s->nlisteners; i++)
             s->listeners[i].fn(s, s->listeners[i].arg);
-        pthread_mutex_unlock(&s->listener_lock);
+        ftls__unlock(&s->listener_lock);
     }
     ftls__source_emit(s, pe, npe);
     ftls_error_free(local);
@@ -595,9 +594,9 @@ ftls_code ftls_source_get_status(const ftls_source *s, ftls_source_status *st)
 {
     if (s == NULL || st == NULL)
         return FTLS_E_INVALID_ARGUMENT;
-    pthread_mutex_lock((pthread_mutex_t *)&s->status_lock);
+    ftls__lock((pthread_mutex_t *)&s->status_lock);
     *st = s->status;
-    pthread_mutex_unlock((pthread_mutex_t *)&s->status_lock);
+    ftls__unlock((pthread_mutex_t *)&s->status_lock);
     return FTLS_OK;
 }
 
@@ -636,7 +635,7 @@ const char *ftls_source_event_name(ftls_source_event_type t)
 ftls_code ftls__source_add_listener(ftls_source *s, ftls__source_listener_fn fn,
                                     void *arg)
 {
-    pthread_mutex_lock(&s->listener_lock);
+    ftls__lock(&s->listener_lock);
     ftls_code rc = FTLS_E_NOMEM;
     if (s->nlisteners == s->caplisteners) {
         int ncap = s->caplisteners ? s->caplisteners * 2 : 4;
@@ -653,18 +652,18 @@ ftls_code ftls__source_add_listener(ftls_source *s, ftls__source_listener_fn fn,
         s->nlisteners++;
         rc = FTLS_OK;
     }
-    pthread_mutex_unlock(&s->listener_lock);
+    ftls__unlock(&s->listener_lock);
     return rc;
 }
 
 void ftls__source_remove_listener(ftls_source *s, ftls__source_listener_fn fn,
                                   void *arg)
 {
-    pthread_mutex_lock(&s->listener_lock);
+    ftls__lock(&s->listener_lock);
     for (int i = 0; i < s->nlisteners; i++)
         if (s->listeners[i].fn == fn && s->listeners[i].arg == arg) {
             s->listeners[i] = s->listeners[--s->nlisteners];
             break;
         }
-    pthread_mutex_unlock(&s->listener_lock);
+    ftls__unlock(&s->listener_lock);
 }

@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "fork.h"
 #include "source_internal.h"
 
 static void add_path(char (*arr)[4096], int *n, const char *p)
@@ -134,10 +135,10 @@ done:
 void ftls__source_set_watching(ftls_source *s, int mode, ftls_code why,
                                const char *message)
 {
-    pthread_mutex_lock(&s->status_lock);
+    ftls__lock(&s->status_lock);
     int before = s->status.watching;
     s->status.watching = mode;
-    pthread_mutex_unlock(&s->status_lock);
+    ftls__unlock(&s->status_lock);
     if (mode == 2 && before != 2) {
         struct ftls__pending_event pe = {FTLS_EVENT_DEGRADED, why, ""};
         snprintf(pe.message, sizeof(pe.message), "watching degraded to "

@@ -16,6 +16,7 @@
 
 #include <freshtls/watcher.h>
 
+#include "fork.h"
 #include "source_internal.h"
 #include "watcher_internal.h"
 
@@ -51,6 +52,7 @@ struct ftls_watcher {
     int force_polling;
     pthread_t thread;
     int running;
+    pid_t pid; /* process that created the watcher and its descriptors */
     atomic_int stop;
 };
 
@@ -77,6 +79,7 @@ ftls_code ftls_watcher_new(const ftls_watcher_options *o, ftls_watcher **out,
     if (w == NULL)
         return ftls__err(err, FTLS_E_NOMEM, "watcher: out of memory");
     pthread_mutex_init(&w->lock, NULL);
+    w->pid = ftls__pid();
     w->debounce_ms = o && o->debounce_ms ? o->debounce_ms : 25;
     w->poll_ms = o && o->poll_interval_ms ? o->poll_interval_ms : 1000;
     w->force_polling = o ? o->force_polling : 0;
@@ -190,9 +193,21 @@ static void arm_or_degrade(ftls_watcher *w, struct wsrc *ws)
     }
 }
 
+/* A watcher created before fork(): its thread is not in this process, and
+ * its inotify descriptor is shared with the parent, whose events reading it
+ * here would steal. The child must create a watcher of its own. */
+static ftls_code forked_state(const ftls_watcher *w, ftls_error *err)
+{
+    return ftls__err(err, FTLS_E_STATE, "watcher: created in process %ld "
+                     "before fork(); create a new watcher in this process",
+                     (long)w->pid);
+}
+
 ftls_code ftls_watcher_add(ftls_watcher *w, ftls_source *src, ftls_error *err)
 {
     FTLS_GUARD_ARG(w != NULL && src != NULL, err, "w or src is NULL");
+    if (w->pid != ftls__pid())
+        return forked_state(w, err);
     if (!ftls__source_watchable(src))
         return ftls__err(err, FTLS_E_UNSUPPORTED, "%s: cannot be watched",
                          ftls_source_describe(src));
@@ -200,12 +215,12 @@ ftls_code ftls_watcher_add(ftls_watcher *w, ftls_source *src, ftls_error *err)
     if (ws == NULL)
         return ftls__err(err, FTLS_E_NOMEM, "watcher: out of memory");
     ws->src = src;
-    pthread_mutex_lock(&w->lock);
+    ftls__lock(&w->lock);
     if (w->n == w->cap) {
         size_t ncap = w->cap ? w->cap * 2 : 8;
         struct wsrc **nv = ftls__realloc(w->v, ncap * sizeof(*nv));
         if (nv == NULL) {
-            pthread_mutex_unlock(&w->lock);
+            ftls__unlock(&w->lock);
             ftls__free(ws);
             return ftls__err(err, FTLS_E_NOMEM, "watcher: out of memory");
         }
@@ -214,7 +229,7 @@ ftls_code ftls_watcher_add(ftls_watcher *w, ftls_source *src, ftls_error *err)
     }
     w->v[w->n++] = ws;
     arm_or_degrade(w, ws);
-    pthread_mutex_unlock(&w->lock);
+    ftls__unlock(&w->lock);
     uint64_t one = 1; /* let a running thread re-arm its timer */
     if (write(w->wake, &one, sizeof(one)) < 0) {
         /* the counter is already non-zero: a wake-up is pending anyway */
@@ -226,7 +241,7 @@ ftls_code ftls_watcher_remove(ftls_watcher *w, ftls_source *src)
 {
     if (w == NULL || src == NULL)
         return FTLS_E_INVALID_ARGUMENT;
-    pthread_mutex_lock(&w->lock);
+    ftls__lock(&w->lock);
     ftls_code rc = FTLS_E_NOT_FOUND;
     for (size_t i = 0; i < w->n; i++)
         if (w->v[i]->src == src) {
@@ -236,7 +251,7 @@ ftls_code ftls_watcher_remove(ftls_watcher *w, ftls_source *src)
             rc = FTLS_OK;
             break;
         }
-    pthread_mutex_unlock(&w->lock);
+    ftls__unlock(&w->lock);
     return rc;
 }
 
@@ -332,11 +347,13 @@ static void rearm_timer(ftls_watcher *w, uint64_t now)
 ftls_code ftls_watcher_dispatch(ftls_watcher *w, ftls_error *err)
 {
     FTLS_GUARD_ARG(w != NULL, err, "w is NULL");
+    if (w->pid != ftls__pid())
+        return forked_state(w, err);
     uint64_t ticks;
     if (read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN) {
         /* nothing to do: the timer is only a wake-up */
     }
-    pthread_mutex_lock(&w->lock);
+    ftls__lock(&w->lock);
     uint64_t now = now_ms();
     drain_inotify(w, now);
     for (size_t i = 0; i < w->n; i++) {
@@ -366,7 +383,7 @@ ftls_code ftls_watcher_dispatch(ftls_watcher *w, ftls_error *err)
         }
     }
     rearm_timer(w, now_ms());
-    pthread_mutex_unlock(&w->lock);
+    ftls__unlock(&w->lock);
     return FTLS_OK;
 }
 
@@ -401,6 +418,8 @@ static void *thread_main(void *arg)
 ftls_code ftls_watcher_start(ftls_watcher *w, ftls_error *err)
 {
     FTLS_GUARD_ARG(w != NULL, err, "w is NULL");
+    if (w->pid != ftls__pid())
+        return forked_state(w, err);
     if (w->running)
         return ftls__err(err, FTLS_E_STATE, "watcher: already running");
     atomic_store(&w->stop, 0);
@@ -414,6 +433,10 @@ void ftls_watcher_stop(ftls_watcher *w)
 {
     if (w == NULL || !w->running)
         return;
+    if (w->pid != ftls__pid()) { /* forked child: the thread is not here */
+        w->running = 0;
+        return;
+    }
     atomic_store(&w->stop, 1);
     uint64_t one = 1;
     if (write(w->wake, &one, sizeof(one)) < 0) {

@@ -15,7 +15,7 @@
 #define FTLS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
-static int t_failed_checks;
+static _Atomic int t_failed_checks; /* CHECK runs in threads too */
 static int t_cases_passed;
 static int t_cases_failed;
 
