@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "testhook.h"
 
 #define READ_ATTEMPTS 4
 static const unsigned g_backoff_ms[READ_ATTEMPTS - 1] = {1, 5, 25};
@@ -98,6 +99,7 @@ static int read_once(int dirfd, const char *path, size_t cap,
         e = EFBIG;
         goto done;
     }
+    FTLS_TEST_HOOK(FTLS_HOOK_FILE_STATED, path);
     size = (size_t)st.st_size + 2; /* room for the NUL and an EOF probe */
     for (;;) {
         if (len + 1 >= size) { /* EOF not seen yet: the file may have grown */
