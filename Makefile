@@ -13,6 +13,10 @@ APT_PACKAGES := build-essential cmake pkg-config libssl-dev openssl \
                 ca-certificates python3 curl libcurl4-openssl-dev
 
 FUZZ_SECONDS ?= 30
+# Every libFuzzer target (fuzz/CMakeLists.txt). A long run of one:
+#   make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=fuzz_identity
+FUZZ_TARGETS ?= fuzz_der fuzz_roots_pem fuzz_pem_scan fuzz_name fuzz_identity \
+                fuzz_client_hello fuzz_trust
 
 .PHONY: all deps build run test bench test-asan test-tsan fuzz install clean
 
@@ -61,23 +65,31 @@ test-asan: deps
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
+# TSAN_REPEAT runs the whole TSan suite that many times in a row: a race
+# that shows once in three runs must not pass by luck (CI uses 5).
+TSAN_REPEAT ?= 1
 test-tsan: deps
 	cmake -S . -B $(BUILD)-tsan -DFTLS_SANITIZE=thread -DFTLS_BUILD_BENCH=OFF
 	cmake --build $(BUILD)-tsan -j $(JOBS)
-	cd $(BUILD)-tsan && TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp" \
-	  ctest --output-on-failure -j $(JOBS)
+	@for i in $$(seq 1 $(TSAN_REPEAT)); do \
+	  echo "== TSan run $$i of $(TSAN_REPEAT)"; \
+	  (cd $(BUILD)-tsan && TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp" \
+	    ctest --output-on-failure -j $(JOBS)) || exit 1; \
+	done
 
 # Build the libFuzzer targets with clang and run each for FUZZ_SECONDS.
 fuzz: deps
 	CC=clang cmake -S . -B $(BUILD)-fuzz -DFTLS_BUILD_FUZZ=ON -DFTLS_BUILD_TESTS=OFF \
 	  -DFTLS_BUILD_BENCH=OFF -DFTLS_BUILD_CLI=OFF
 	cmake --build $(BUILD)-fuzz -j $(JOBS)
-	@for t in fuzz_der fuzz_roots_pem; do \
+	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)-fuzz/corpus-$$t; \
-	  seeds=fuzz/corpus/$$t; [ -d $$seeds ] || seeds=; \
+	  seeds=$(CURDIR)/fuzz/corpus/$$t; [ -d $$seeds ] || seeds=; \
 	  echo "== $$t ($(FUZZ_SECONDS)s)"; \
-	  $(BUILD)-fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    -print_final_stats=1 $(BUILD)-fuzz/corpus-$$t $$seeds 2>&1 | tail -12 || exit 1; \
+	  ( cd $(BUILD)-fuzz && ./fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -print_final_stats=1 corpus-$$t $$seeds > fuzz-$$t.log 2>&1 ); \
+	  rc=$$?; tail -12 $(BUILD)-fuzz/fuzz-$$t.log; \
+	  [ $$rc = 0 ] || { echo "$$t failed (exit $$rc): see $(BUILD)-fuzz/fuzz-$$t.log"; exit 1; }; \
 	done
 
 install: build

@@ -62,10 +62,11 @@ static ftls_code scan(struct pem_state *st, const unsigned char *buf,
                       size_t len, const char *where, int allow_certs,
                       int allow_key, ftls_error *err)
 {
-    const char *cur = (const char *)buf, *end = cur + len;
+    struct ftls__pem_scan sc;
     struct ftls__pem_block b;
     int r;
-    while ((r = ftls__pem_next(&cur, end, &b)) != 0) {
+    ftls__pem_scan_init(&sc, buf, len);
+    while ((r = ftls__pem_next(&sc, &b)) != 0) {
         if (r < 0)
             return ftls__err(err, FTLS_E_PARSE, "%s:%zu: truncated PEM block",
                              where, b.line);
@@ -97,7 +98,7 @@ static ftls_code scan(struct pem_state *st, const unsigned char *buf,
                                  "is encrypted and no passphrase is "
                                  "configured", where, b.line);
             const char *begin = b.label - strlen("-----BEGIN ");
-            BIO *bio = BIO_new_mem_buf(begin, (int)(cur - begin));
+            BIO *bio = BIO_new_mem_buf(begin, (int)(sc.cur - begin));
             st->key = bio ? PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb,
                                                        (void *)st->pass, NULL,
                                                        NULL)

@@ -23,8 +23,38 @@ int ftls__pem_present(const unsigned char *buf, size_t len)
     return buf != NULL && memmem(buf, len, BEGIN, sizeof(BEGIN) - 1) != NULL;
 }
 
-int ftls__pem_next(const char **cursor, const char *end,
-                   struct ftls__pem_block *blk)
+void ftls__pem_scan_init(struct ftls__pem_scan *sc, const void *buf,
+                         size_t len)
+{
+    sc->cur = buf;
+    sc->end = sc->cur + len;
+    sc->line = 1;
+}
+
+/* Move the scan to `to`, counting the lines it passes. */
+static void advance(struct ftls__pem_scan *sc, const char *to)
+{
+    sc->line += count_lines(sc->cur, to);
+    sc->cur = to;
+}
+
+static int scan_block(const char **cursor, const char *end,
+                      struct ftls__pem_block *blk);
+
+int ftls__pem_next(struct ftls__pem_scan *sc, struct ftls__pem_block *blk)
+{
+    const char *cursor = sc->cur;
+    int r = scan_block(&cursor, sc->end, blk);
+    if (r != 0) {
+        /* blk->line counted from sc->cur: make it absolute. */
+        blk->line += sc->line - 1;
+    }
+    advance(sc, cursor);
+    return r;
+}
+
+static int scan_block(const char **cursor, const char *end,
+                      struct ftls__pem_block *blk)
 {
     const char *start = *cursor;
     const char *b;

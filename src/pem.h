@@ -12,17 +12,28 @@ struct ftls__pem_block {
     size_t label_len;
     const char *body; /* base64 text between the BEGIN and END lines */
     size_t body_len;
-    size_t line; /* 1-based line of the BEGIN marker */
+    size_t line; /* 1-based line of the BEGIN marker in the buffer */
 };
 
+/* A scan over one buffer; line numbers count from the buffer's start. */
+struct ftls__pem_scan {
+    const char *cur, *end;
+    size_t line; /* 1-based line number of `cur` */
+};
+
+/* Start scanning buf[0..len). */
+void ftls__pem_scan_init(struct ftls__pem_scan *sc, const void *buf,
+                         size_t len);
+
 /*
- * Find the next block at or after *cursor. Returns 1 and advances *cursor
- * past the block, 0 when no further BEGIN marker exists, or -1 for a block
- * without its END marker (then *cursor is set to end and blk->line names
- * the BEGIN line).
+ * Find the next block. Returns 1 and moves past the block, 0 when no
+ * further BEGIN marker exists, or -1 for a block without its END marker
+ * (blk->line names its BEGIN line; the scan moves to the next BEGIN or END
+ * marker inside it, or to the end).
+ * blk->line is the line of the BEGIN marker counted from the top of the
+ * buffer.
  */
-int ftls__pem_next(const char **cursor, const char *end,
-                   struct ftls__pem_block *blk);
+int ftls__pem_next(struct ftls__pem_scan *sc, struct ftls__pem_block *blk);
 
 /* 1 when the label equals the NUL-terminated `want`. */
 int ftls__pem_label_is(const struct ftls__pem_block *blk, const char *want);

@@ -214,11 +214,12 @@ nomem:
 ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
                               size_t len, const char *source)
 {
-    const char *cur = (const char *)buf, *end = cur + len;
+    struct ftls__pem_scan sc;
     struct ftls__pem_block blk;
     int rc;
     char where[4096];
-    while ((rc = ftls__pem_next(&cur, end, &blk)) != 0) {
+    ftls__pem_scan_init(&sc, buf, len);
+    while ((rc = ftls__pem_next(&sc, &blk)) != 0) {
         snprintf(where, sizeof(where), "%s:%zu", source, blk.line);
         ftls_code prc = FTLS_OK;
         if (rc < 0) {

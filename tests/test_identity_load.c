@@ -444,6 +444,38 @@ static void test_memory_source(void)
     free(key);
 }
 
+/* An error in a later block names its line counted from the top of the
+ * buffer, not from the block before it. */
+static void test_pem_error_line_numbers(void)
+{
+    size_t nc = 0, nk = 0;
+    X509 *chain[2] = {L, I};
+    char *certs = tu_pem_certs(chain, 2, &nc), *key = tu_pem_key(kL, &nk);
+    size_t lines = 0;
+    for (size_t i = 0; i < nc; i++)
+        lines += certs[i] == '\n';
+    const char bad[] = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+    char *buf = malloc(nc + sizeof(bad));
+    REQUIRE(buf != NULL);
+    memcpy(buf, certs, nc);
+    memcpy(buf + nc, bad, sizeof(bad));
+    ftls_source *s = NULL;
+    ftls_error *err = NULL;
+    REQUIRE(ftls_error_new(&err) == FTLS_OK);
+    REQUIRE(ftls_source_new_identity_memory(NULL, &s, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_set_memory(s, buf, nc + sizeof(bad) - 1, key, nk,
+                                   NULL) == FTLS_OK);
+    CHECK_EQ_INT(ftls_source_reload(s, err), FTLS_E_PARSE);
+    char want[32];
+    snprintf(want, sizeof(want), ":%zu:", lines + 1);
+    CHECK_STR_CONTAINS(ftls_error_message(err), want);
+    ftls_source_free(s);
+    ftls_error_free(err);
+    free(buf);
+    free(certs);
+    free(key);
+}
+
 static void test_expiring_event(void)
 {
     char d[4096];
@@ -542,6 +574,7 @@ int main(void)
     RUN(test_files_in_two_directories);
     RUN(test_pkcs12);
     RUN(test_memory_source);
+    RUN(test_pem_error_line_numbers);
     RUN(test_expiring_event);
     RUN(test_trust_source);
     RUN(test_null_args);

@@ -348,9 +348,15 @@ static void child_watcher(void *p)
         _exit(4);
     ftls_watcher_free(w); /* must not join a thread that is not here */
     ftls_watcher *fresh = NULL;
-    if (ftls_watcher_new(NULL, &fresh, NULL) != FTLS_OK ||
-        ftls_watcher_start(fresh, NULL) != FTLS_OK)
+    if (ftls_watcher_new(NULL, &fresh, NULL) != FTLS_OK)
         _exit(5);
+#ifdef FTLS_TSAN /* TSan cannot start threads in a multi-threaded fork's child */
+    if (ftls_watcher_dispatch(fresh, NULL) != FTLS_OK)
+        _exit(6);
+#else
+    if (ftls_watcher_start(fresh, NULL) != FTLS_OK)
+        _exit(6);
+#endif
     ftls_watcher_free(fresh);
     ftls_error_free(err);
 }

@@ -26,6 +26,12 @@
  * waits (yielding) only for readers that are inside the few-instruction
  * window above, never for readers that hold references.
  *
+ * @par fork()
+ * Cells keep working in a forked child: it can read and publish, even if
+ * another thread of the parent was reading or publishing at the moment of
+ * fork (docs/design/fork.md). The child sees the generation current at
+ * fork and then only its own publishes.
+ *
  * @warning The read path is not async-signal-safe; do not call
  *          ftls_cell_get1_snapshot() from a signal handler.
  */

@@ -84,7 +84,18 @@ FTLS_API int ftls_watcher_get_fd(const ftls_watcher *w);
 FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_dispatch(ftls_watcher *w,
                                                        ftls_error *err);
 
-/** @brief Run dispatch on an internal thread. @since 0.1.0 */
+/**
+ * @brief Run dispatch on an internal thread.
+ * @par fork()
+ * The thread does not survive fork(). In a child, a watcher created by the
+ * parent reads as stopped: this function, ftls_watcher_add() and
+ * ftls_watcher_dispatch() return FTLS_E_STATE (its inotify descriptor is
+ * shared with the parent), and ftls_watcher_free() releases it without
+ * waiting for a thread. Create a new watcher in the child.
+ * @return FTLS_OK; FTLS_E_STATE (already running, or created before fork()
+ *         in another process); FTLS_E_NOMEM (no thread).
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_start(ftls_watcher *w,
                                                     ftls_error *err);
 
