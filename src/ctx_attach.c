@@ -17,6 +17,7 @@ struct attachment {
     size_t nids;
     ftls_source *roots_src, *cas_src;
     ftls_cell *roots_cell, *cas_cell; /* ftls__trust_bundle snapshots */
+    ftls_cell *derived_roots, *derived_cas; /* ftls__derived, built on use */
     void (*prev_info_cb)(const SSL *, int, int);
 };
 
@@ -37,6 +38,8 @@ static void attachment_free(struct attachment *a)
         ftls__source_remove_listener(a->cas_src, on_cas, a);
     ftls_cell_free(a->roots_cell);
     ftls_cell_free(a->cas_cell);
+    ftls_cell_free(a->derived_roots);
+    ftls_cell_free(a->derived_cas);
     for (size_t i = 0; i < a->nids; i++)
         ftls__free(a->ids[i].name);
     ftls__free(a->ids);
@@ -93,39 +96,91 @@ static void on_cas(ftls_source *src, void *arg)
     refresh_from(src, ((struct attachment *)arg)->cas_cell);
 }
 
-/* Point the SSL at the newest bundle; an empty store when none exists,
- * so verification fails closed. Returns the bundle snapshot (or NULL). */
-static ftls_snapshot *use_bundle(SSL *ssl, ftls_cell *cell)
-{
-    ftls_snapshot *snap = NULL;
-    const struct ftls__trust_bundle *b = NULL;
-    if (ftls_cell_get1_snapshot(cell, &snap) == FTLS_OK)
-        b = ftls_snapshot_get0_data(snap);
-    SSL_set1_verify_cert_store(ssl, b ? b->store : g_empty_store);
-    return snap;
-}
-
+/* Servers: advertise the newest client-CA names. Verification itself does
+ * not depend on this callback (see cert_verify_cb). */
 static void info_cb(const SSL *cssl, int where, int ret)
 {
     SSL *ssl = (SSL *)cssl;
     struct attachment *a = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_idx);
     if (a == NULL)
         return;
-    if (where & SSL_CB_HANDSHAKE_START) {
-        if (a->cas_cell != NULL && SSL_is_server(ssl)) {
-            ftls_snapshot *snap = use_bundle(ssl, a->cas_cell);
-            const struct ftls__trust_bundle *b =
-                snap ? ftls_snapshot_get0_data(snap) : NULL;
-            STACK_OF(X509_NAME) *names =
-                b ? SSL_dup_CA_list(b->names) : sk_X509_NAME_new_null();
-            SSL_set_client_CA_list(ssl, names); /* takes ownership */
-            ftls_snapshot_free(snap);
-        } else if (a->roots_cell != NULL) {
-            ftls_snapshot_free(use_bundle(ssl, a->roots_cell));
-        }
+    if ((where & SSL_CB_HANDSHAKE_START) && a->cas_cell != NULL &&
+        SSL_is_server(ssl)) {
+        ftls_snapshot *snap = NULL;
+        const struct ftls__trust_bundle *b = NULL;
+        if (ftls_cell_get1_snapshot(a->cas_cell, &snap) == FTLS_OK)
+            b = ftls_snapshot_get0_data(snap);
+        STACK_OF(X509_NAME) *names =
+            b ? SSL_dup_CA_list(b->names) : sk_X509_NAME_new_null();
+        SSL_set_client_CA_list(ssl, names); /* takes ownership */
+        ftls_snapshot_free(snap);
     }
     if (a->prev_info_cb != NULL)
         a->prev_info_cb(cssl, where, ret);
+}
+
+/* The derived store for the newest bundle and the application store `app`,
+ * built on the first handshake that needs it. NULL when no trust has been
+ * published or it cannot be built. */
+static ftls_snapshot *get_derived(ftls_cell *bundles, ftls_cell *derived,
+                                  X509_STORE *app)
+{
+    ftls_snapshot *bs = NULL, *ds = NULL;
+    if (ftls_cell_get1_snapshot(bundles, &bs) != FTLS_OK)
+        return NULL;
+    uint64_t gen = ftls_snapshot_generation(bs);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (ftls_cell_get1_snapshot(derived, &ds) == FTLS_OK) {
+            const struct ftls__derived *d = ftls_snapshot_get0_data(ds);
+            if (ftls__derived_generation(d) == gen && ftls__derived_app(d) == app)
+                break;
+            ftls_snapshot_free(ds);
+            ds = NULL;
+        }
+        const struct ftls__trust_bundle *b = ftls_snapshot_get0_data(bs);
+        struct ftls__derived *d = NULL;
+        ftls_error *err = NULL;
+        ftls_code rc = ftls_error_new(&err);
+        if (rc == FTLS_OK &&
+            (rc = ftls__derived_new(b->roots, gen, app, &d, err)) == FTLS_OK &&
+            (rc = ftls_cell_publish(derived, d, NULL, err)) != FTLS_OK)
+            ftls__derived_free(d, NULL);
+        if (rc != FTLS_OK)
+            ftls__log(FTLS_LOG_ERROR, "attach: cannot prepare verification "
+                      "for trust generation %llu; failing closed: %s",
+                      (unsigned long long)gen,
+                      err ? ftls_error_message(err) : "out of memory");
+        ftls_error_free(err);
+        if (rc != FTLS_OK)
+            break;
+    }
+    ftls_snapshot_free(bs);
+    return ds;
+}
+
+/* Every certificate verification of an attached context comes here in
+ * place of X509_verify_cert(): no per-SSL setting can bypass it. */
+static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg)
+{
+    struct attachment *a = arg;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xctx,
+                                          SSL_get_ex_data_X509_STORE_CTX_idx());
+    if (ssl == NULL)
+        return X509_verify_cert(xctx);
+    int server = SSL_is_server(ssl) && a->cas_cell != NULL;
+    ftls_cell *bundles = server ? a->cas_cell : a->roots_cell;
+    ftls_cell *derived = server ? a->derived_cas : a->derived_roots;
+    X509_STORE *used = X509_STORE_CTX_get0_store(xctx);
+    /* A verify store the application chose for this SSL or context is its
+     * explicit decision: plain OpenSSL semantics. */
+    if (bundles == NULL || used != SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)))
+        return X509_verify_cert(xctx);
+    ftls_snapshot *ds = get_derived(bundles, derived, used);
+    if (ds == NULL) /* nothing trusted yet: no anchors, as OpenSSL would */
+        return ftls__verify_with_store(xctx, g_empty_store, ssl);
+    int ok = ftls__verify_with(xctx, ftls_snapshot_get0_data(ds), ssl);
+    ftls_snapshot_free(ds);
+    return ok;
 }
 
 /* "*.example.com" matches exactly one label. */
@@ -209,6 +264,10 @@ static ftls_code setup(struct attachment *a, const ftls_attach_config *cfg,
         a->cas_src = cfg->client_cas;
         rc = watch_trust(a, cfg->client_cas, &a->cas_cell, on_cas, err);
     }
+    if (rc == FTLS_OK && a->roots_cell != NULL)
+        rc = ftls_cell_new(ftls__derived_free, NULL, &a->derived_roots, err);
+    if (rc == FTLS_OK && a->cas_cell != NULL)
+        rc = ftls_cell_new(ftls__derived_free, NULL, &a->derived_cas, err);
     return rc;
 }
 
@@ -236,7 +295,9 @@ ftls_code ftls_ctx_attach(SSL_CTX *ctx, const ftls_attach_config *cfg,
     /* The context owns the attachment from here on. */
     if (a->nids > 0)
         SSL_CTX_set_cert_cb(ctx, cert_cb, a);
-    if (a->roots_cell != NULL || a->cas_cell != NULL) {
+    if (a->roots_cell != NULL || a->cas_cell != NULL)
+        SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, a);
+    if (a->cas_cell != NULL) {
         a->prev_info_cb = SSL_CTX_get_info_callback(ctx);
         SSL_CTX_set_info_callback(ctx, info_cb);
     }

@@ -22,7 +22,13 @@ ftls_code ftls__trust_bundle_new(ftls_roots *roots,
     struct ftls__trust_bundle *b = ftls__calloc(1, sizeof(*b));
     if (b == NULL)
         return ftls__err(err, FTLS_E_NOMEM, "ctx: out of memory");
-    ftls_code rc = ftls_roots_new_store(roots, &b->store, err);
+    ftls_code rc = ftls_roots_up_ref(roots);
+    if (rc != FTLS_OK) {
+        ftls__free(b);
+        return ftls__err(err, rc, "ctx: cannot hold the root set");
+    }
+    b->roots = roots;
+    rc = ftls_roots_new_store(roots, &b->store, err);
     if (rc == FTLS_OK && (b->names = sk_X509_NAME_new_null()) == NULL)
         rc = ftls__err(err, FTLS_E_NOMEM, "ctx: out of memory");
     for (size_t i = 0; rc == FTLS_OK && i < ftls_roots_count(roots); i++) {
@@ -51,6 +57,7 @@ void ftls__trust_bundle_free(void *bundle, void *arg)
         return;
     X509_STORE_free(b->store);
     sk_X509_NAME_pop_free(b->names, X509_NAME_free);
+    ftls_roots_free(b->roots);
     ftls__free(b);
 }
 

@@ -13,6 +13,7 @@
 struct ftls__trust_bundle {
     X509_STORE *store;
     STACK_OF(X509_NAME) *names;
+    ftls_roots *roots; /* a reference, for stores derived from it */
 };
 
 ftls_code ftls__trust_bundle_new(ftls_roots *roots,
@@ -20,6 +21,25 @@ ftls_code ftls__trust_bundle_new(ftls_roots *roots,
                                  ftls_error *err);
 /* Snapshot-cell destructor. */
 void ftls__trust_bundle_free(void *bundle, void *arg);
+
+/* Attach-mode verification (ctx_verify.c): a store holding one trust
+ * generation's anchors and the application store's settings, CRLs and
+ * lookups. Immutable once built; a snapshot-cell payload. */
+struct ftls__derived;
+ftls_code ftls__derived_new(ftls_roots *roots, uint64_t generation,
+                            X509_STORE *app, struct ftls__derived **out,
+                            ftls_error *err);
+void ftls__derived_free(void *derived, void *arg);
+uint64_t ftls__derived_generation(const struct ftls__derived *d);
+const X509_STORE *ftls__derived_app(const struct ftls__derived *d);
+/* Verify what OpenSSL prepared in `orig` against the derived store, with
+ * the same parameters, verify callback and DANE state; the outcome (error,
+ * depth, chain, peer name) is copied back. X509_verify_cert's result. */
+int ftls__verify_with(X509_STORE_CTX *orig, const struct ftls__derived *d,
+                      SSL *ssl);
+/* The same against any store (e.g. an empty one, to fail closed exactly as
+ * OpenSSL does when it has no anchors). */
+int ftls__verify_with_store(X509_STORE_CTX *orig, X509_STORE *store, SSL *ssl);
 
 /* Session-ticket keys shared by every context of one factory. */
 struct ftls__ticket_keys {

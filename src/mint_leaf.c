@@ -213,10 +213,14 @@ ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
     leaf->not_after = now + life;
     ftls_code rc = build(ca, name, is_ip, leaf->not_before, leaf->not_after,
                          leaf, err);
-    if (rc == FTLS_OK && ((leaf->chain = sk_X509_new_null()) == NULL ||
-                          !X509_up_ref(ca->cert) ||
-                          !sk_X509_push(leaf->chain, ca->cert)))
+    if (rc == FTLS_OK && (leaf->chain = sk_X509_new_null()) == NULL)
         rc = ftls__err(err, FTLS_E_NOMEM, "mint: out of memory");
+    if (rc == FTLS_OK && !X509_up_ref(ca->cert))
+        rc = ftls__err(err, FTLS_E_OPENSSL, "mint: cannot reference the CA");
+    else if (rc == FTLS_OK && !sk_X509_push(leaf->chain, ca->cert)) {
+        X509_free(ca->cert); /* the reference the chain did not take */
+        rc = ftls__err(err, FTLS_E_NOMEM, "mint: out of memory");
+    }
     if (rc != FTLS_OK) {
         ftls_leaf_free(leaf);
         return rc;

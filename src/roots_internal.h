@@ -85,6 +85,11 @@ long ftls__roots_find_sha256(const ftls_roots *r, const unsigned char h[32]);
 size_t ftls__roots_lookup_subject(const ftls_roots *r, const X509_NAME *name,
                                   size_t *first);
 
+/* The distrust-after check of stores made by ftls_roots_new_store(), for a
+ * store that chains it before another check_revocation: 1 when the chain
+ * passes (or the verify callback overrode), 0 to fail verification. */
+int ftls__roots_check_distrust(X509_STORE_CTX *ctx);
+
 /* The embedded fallback bundle (fallback.c), built once. */
 ftls_code ftls__fallback_get1(ftls_roots **out, ftls_error *err);
 /* Loaders (roots_load.c). */

@@ -128,7 +128,7 @@ static int report(X509_STORE_CTX *ctx, X509 *cert, int depth, int error)
     return cb != NULL ? cb(0, ctx) : 0;
 }
 
-static int check_distrust(X509_STORE_CTX *ctx)
+int ftls__roots_check_distrust(X509_STORE_CTX *ctx)
 {
     STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
     int n = chain ? sk_X509_num(chain) : 0;
@@ -164,7 +164,7 @@ static int check_distrust(X509_STORE_CTX *ctx)
 
 static int check_revocation(X509_STORE_CTX *ctx)
 {
-    if (!check_distrust(ctx))
+    if (!ftls__roots_check_distrust(ctx))
         return 0;
     return g_default_check_revocation(ctx);
 }
