@@ -14,12 +14,16 @@ const struct cli_command cli_cmd_check = {
     "       freshtls check --cert FILE --key FILE\n"
     "       freshtls check --pem FILE\n"
     "       freshtls check --p12 FILE [--pass-file FILE | --pass-env VAR]\n"
-    "   options: [--chain-to CAFILE] [--allow-invalid-time]\n\n"
+    "   options: [--chain-to CAFILE] [--allow-invalid-time]\n"
+    "            [--purpose server|client|any]\n\n"
     "Reads the material exactly as a freshtls source does (for --dir, one\n"
     "consistent Kubernetes generation), runs every check that gates a\n"
-    "publish (parsing, key matches leaf, leaf-first order, validity window,\n"
-    "no RSA under 2048 bits, and with --chain-to, verification to that CA\n"
-    "file) and prints a report. Exit status 0 only if it would be published.\n",
+    "publish (parsing, key matches leaf, leaf-first order, at most 10\n"
+    "distinct certificates after the leaf, validity window, a serverAuth\n"
+    "(--purpose) end-entity leaf, no RSA under 2048 bits, an EC curve TLS\n"
+    "can sign with, OpenSSL's own acceptance at its default security level,\n"
+    "and with --chain-to, verification to that CA file) and prints a report.\n"
+    "Exit status 0 only if it would be published.\n",
     cmd_check,
 };
 
@@ -98,6 +102,19 @@ static int parse(int argc, char **argv, struct check_args *a)
                                                           : NULL;
         if (!strcmp(opt, "--allow-invalid-time")) {
             a->o.allow_invalid_time = 1;
+            continue;
+        }
+        if (!strcmp(opt, "--purpose") && val != NULL) {
+            if (!strcmp(val, "server"))
+                a->o.purpose = FTLS_IDENTITY_SERVER;
+            else if (!strcmp(val, "client"))
+                a->o.purpose = FTLS_IDENTITY_CLIENT;
+            else if (!strcmp(val, "any"))
+                a->o.purpose = FTLS_IDENTITY_ANY;
+            else
+                return cli_usage_error("check", "--purpose takes server, "
+                                       "client or any");
+            i++;
             continue;
         }
         if (slot == NULL || val == NULL)

@@ -37,6 +37,8 @@ ftls_code ftls__identity_validate(const ftls_identity *id,
                                   const char *where, ftls_error *err);
 /* Fill sha256/not_after from the leaf. */
 ftls_code ftls__identity_finish(ftls_identity *id, ftls_error *err);
+/* Default most certificates after the leaf. */
+#define FTLS_MAX_CHAIN_DEFAULT 10
 /* Default warn-before-expiry, seconds. */
 #define FTLS_WARN_EXPIRY_DEFAULT (7 * 86400)
 #define FTLS_MIN_RSA_BITS_DEFAULT 2048

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
@@ -27,6 +28,97 @@ static ftls_code check_key_policy(EVP_PKEY *pk, int min_rsa, const char *what,
         return ftls__err(err, FTLS_E_KEY_POLICY, "%s: %s has a DSA key, which "
                          "TLS no longer uses", where, what);
     return FTLS_OK;
+}
+
+/* EC keys: only curves TLS can sign with (TLS 1.3 signature schemes and
+ * what clients implement); OpenSSL itself would load any named curve. */
+static ftls_code check_curve(EVP_PKEY *pk, const char *what, const char *where,
+                             ftls_error *err)
+{
+    static const char *const usable[] = {"prime256v1", "secp384r1",
+                                         "secp521r1", "brainpoolP256r1",
+                                         "brainpoolP384r1", "brainpoolP512r1"};
+    if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC)
+        return FTLS_OK;
+    char curve[64] = "";
+    size_t n = 0;
+    if (!EVP_PKEY_get_utf8_string_param(pk, "group", curve, sizeof(curve), &n))
+        return ftls__err(err, FTLS_E_KEY_POLICY, "%s: %s has an EC key on an "
+                         "unnamed (explicit) curve, which TLS cannot use",
+                         where, what);
+    for (size_t i = 0; i < FTLS_ARRAY_LEN(usable); i++)
+        if (strcmp(curve, usable[i]) == 0)
+            return FTLS_OK;
+    return ftls__err(err, FTLS_E_KEY_POLICY, "%s: %s has an EC key on curve "
+                     "%s, which TLS cannot sign with (use P-256, P-384 or "
+                     "P-521)", where, what, curve);
+}
+
+/* Purpose: what the identity is for, and never a CA certificate. */
+static ftls_code check_purpose(const ftls_identity *id, int purpose,
+                               const char *where, ftls_error *err)
+{
+    if (X509_get_extension_flags(id->leaf) & EXFLAG_CA)
+        return ftls__err(err, FTLS_E_KEY_POLICY, "%s: the leaf is a CA "
+                         "certificate (basicConstraints CA:TRUE); a TLS "
+                         "identity must be an end-entity certificate", where);
+    int srv = X509_check_purpose(id->leaf, X509_PURPOSE_SSL_SERVER, 0) == 1;
+    int cli = X509_check_purpose(id->leaf, X509_PURPOSE_SSL_CLIENT, 0) == 1;
+    if (purpose == FTLS_IDENTITY_SERVER && !srv)
+        return ftls__err(err, FTLS_E_KEY_POLICY, "%s: the leaf's key usage or "
+                         "extended key usage does not allow TLS server "
+                         "authentication (serverAuth)%s", where,
+                         cli ? "; it is a client certificate (set purpose "
+                               "FTLS_IDENTITY_CLIENT to use it as one)" : "");
+    if (purpose == FTLS_IDENTITY_CLIENT && !cli)
+        return ftls__err(err, FTLS_E_KEY_POLICY, "%s: the leaf's key usage or "
+                         "extended key usage does not allow TLS client "
+                         "authentication (clientAuth)", where);
+    if (purpose == FTLS_IDENTITY_ANY && !srv && !cli)
+        return ftls__err(err, FTLS_E_KEY_POLICY, "%s: the leaf allows neither "
+                         "TLS server nor client authentication", where);
+    return FTLS_OK;
+}
+
+/* Length and duplicates: every client receives the whole chain. */
+static ftls_code check_chain_shape(const ftls_identity *id, int max,
+                                   const char *where, ftls_error *err)
+{
+    int n = sk_X509_num(id->chain);
+    if (n > max)
+        return ftls__err(err, FTLS_E_CHAIN_ORDER, "%s: %d certificates follow "
+                         "the leaf; at most %d are allowed", where, n, max);
+    for (int i = 0; i < n; i++) {
+        X509 *x = sk_X509_value(id->chain, i);
+        if (X509_cmp(x, id->leaf) == 0)
+            return ftls__err(err, FTLS_E_CHAIN_ORDER, "%s: certificate %d "
+                             "repeats the leaf", where, i + 2);
+        for (int j = 0; j < i; j++)
+            if (X509_cmp(x, sk_X509_value(id->chain, j)) == 0)
+                return ftls__err(err, FTLS_E_CHAIN_ORDER, "%s: certificate "
+                                 "%d repeats certificate %d", where, i + 2,
+                                 j + 2);
+    }
+    return FTLS_OK;
+}
+
+/* OpenSSL's own acceptance: install the identity in a throwaway context at
+ * the security level the serving contexts use, as they will. */
+static ftls_code check_openssl_accepts(const ftls_identity *id, int level,
+                                       const char *where, ftls_error *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        return ftls__err(err, FTLS_E_NOMEM, "identity: out of memory");
+    if (level > 0)
+        SSL_CTX_set_security_level(ctx, level);
+    ftls_code rc = FTLS_OK;
+    if (SSL_CTX_use_cert_and_key(ctx, id->leaf, id->key, id->chain, 1) != 1)
+        rc = ftls__err(err, FTLS_E_KEY_POLICY, "%s: OpenSSL refuses this "
+                       "identity at security level %d", where,
+                       SSL_CTX_get_security_level(ctx));
+    SSL_CTX_free(ctx);
+    return rc;
 }
 
 static ftls_code check_order(const ftls_identity *id, const char *where,
@@ -68,7 +160,7 @@ static ftls_code check_time(const ftls_identity *id, int64_t now,
 }
 
 static ftls_code check_verify(const ftls_identity *id, ftls_roots *roots,
-                              const char *where, ftls_error *err)
+                              int purpose, const char *where, ftls_error *err)
 {
     X509_STORE *store = NULL;
     ftls_code rc = ftls_roots_new_store(roots, &store, err);
@@ -78,7 +170,9 @@ static ftls_code check_verify(const ftls_identity *id, ftls_roots *roots,
     if (ctx == NULL || !X509_STORE_CTX_init(ctx, store, id->leaf, id->chain)) {
         rc = ftls__err(err, FTLS_E_NOMEM, "identity: out of memory");
     } else {
-        X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+        X509_STORE_CTX_set_purpose(ctx, purpose == FTLS_IDENTITY_CLIENT
+                                            ? X509_PURPOSE_SSL_CLIENT
+                                            : X509_PURPOSE_SSL_SERVER);
         if (X509_verify_cert(ctx) != 1) {
             int e = X509_STORE_CTX_get_error(ctx);
             rc = ftls__err(err, FTLS_E_VERIFY, "%s: chain does not verify "
@@ -114,7 +208,11 @@ ftls_code ftls__identity_validate(const ftls_identity *id,
                            "does not match the certificate", where);
         goto done;
     }
-    if ((rc = check_order(id, where, err)) != FTLS_OK)
+    int max_chain = o->max_chain > 0 ? o->max_chain : FTLS_MAX_CHAIN_DEFAULT;
+    if ((rc = check_chain_shape(id, max_chain, where, err)) != FTLS_OK ||
+        (rc = check_order(id, where, err)) != FTLS_OK ||
+        (rc = check_purpose(id, o->purpose, where, err)) != FTLS_OK ||
+        (rc = check_curve(id->key, "the leaf", where, err)) != FTLS_OK)
         goto done;
     if (!o->allow_invalid_time && (rc = check_time(id, now, where, err)) != FTLS_OK)
         goto done;
@@ -129,8 +227,11 @@ ftls_code ftls__identity_validate(const ftls_identity *id,
             (rc = check_key_policy(pk, min_rsa, what, where, err)) != FTLS_OK)
             goto done;
     }
+    if ((rc = check_openssl_accepts(id, o->security_level, where, err)) !=
+        FTLS_OK)
+        goto done;
     if (o->verify_roots != NULL)
-        rc = check_verify(id, o->verify_roots, where, err);
+        rc = check_verify(id, o->verify_roots, o->purpose, where, err);
 done:
     if (rc == FTLS_OK)
         ERR_pop_to_mark();

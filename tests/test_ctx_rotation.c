@@ -18,6 +18,7 @@ static X509 *CA, *CA2;
 struct material {
     char *crt, *key;
     size_t ncrt, nkey;
+    int purpose; /* FTLS_IDENTITY_CLIENT for clientAuth leaves */
 };
 
 static void make(const char *cn, const char *eku, X509 *iss, EVP_PKEY *ik,
@@ -30,6 +31,8 @@ static void make(const char *cn, const char *eku, X509 *iss, EVP_PKEY *ik,
     REQUIRE(x != NULL);
     m->crt = tu_pem_certs(&x, 1, &m->ncrt);
     m->key = tu_pem_key(k, &m->nkey);
+    m->purpose = eku && strcmp(eku, "clientAuth") == 0 ? FTLS_IDENTITY_CLIENT
+                                                       : FTLS_IDENTITY_SERVER;
     X509_free(x);
     EVP_PKEY_free(k);
 }
@@ -37,7 +40,8 @@ static void make(const char *cn, const char *eku, X509 *iss, EVP_PKEY *ik,
 static ftls_source *mem_source(const struct material *m)
 {
     ftls_source *s = NULL;
-    REQUIRE(ftls_source_new_identity_memory(NULL, &s, NULL) == FTLS_OK);
+    ftls_identity_options o = {.purpose = m->purpose};
+    REQUIRE(ftls_source_new_identity_memory(&o, &s, NULL) == FTLS_OK);
     REQUIRE(ftls_source_set_memory(s, m->crt, m->ncrt, m->key, m->nkey, NULL) == FTLS_OK);
     REQUIRE(ftls_source_reload(s, NULL) == FTLS_OK);
     return s;

@@ -61,7 +61,27 @@ typedef struct ftls_identity_options {
      *  or this environment variable; never passed on a command line. */
     const char *passphrase_file;
     const char *passphrase_env;
+    /** What the identity is for: ::FTLS_IDENTITY_SERVER (0, the default:
+     *  the leaf must allow serverAuth and must not be a CA certificate),
+     *  ::FTLS_IDENTITY_CLIENT (clientAuth, not a CA), or
+     *  ::FTLS_IDENTITY_ANY (either, still not a CA). @since 0.2.0 */
+    int purpose;
+    /** Most certificates allowed after the leaf, each at most once;
+     *  0 means 10. @since 0.2.0 */
+    int max_chain;
+    /** OpenSSL security level the identity must satisfy (key sizes,
+     *  curves, signature digests), as the contexts it serves check it;
+     *  0 means the level a new SSL_CTX gets from this process's OpenSSL
+     *  configuration (Debian: 2). @since 0.2.0 */
+    int security_level;
 } ftls_identity_options;
+
+/** Values of ftls_identity_options.purpose. @since 0.2.0 */
+enum {
+    FTLS_IDENTITY_SERVER = 0,
+    FTLS_IDENTITY_CLIENT = 1,
+    FTLS_IDENTITY_ANY = 2
+};
 
 /** Kinds of event a source reports. */
 typedef enum ftls_source_event_type {
