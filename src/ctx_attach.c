@@ -13,6 +13,7 @@ struct attach_identity {
 };
 
 struct attachment {
+    SSL_CTX *ctx; /* the context this attachment belongs to (not a ref) */
     struct attach_identity *ids;
     size_t nids;
     ftls_source *roots_src, *cas_src;
@@ -93,7 +94,15 @@ static void on_roots(ftls_source *src, void *arg)
 
 static void on_cas(ftls_source *src, void *arg)
 {
-    refresh_from(src, ((struct attachment *)arg)->cas_cell);
+    struct attachment *a = arg;
+    refresh_from(src, a->cas_cell);
+    /* Cached server sessions were authenticated under the previous client
+     * CAs; tickets are checked when they come back (ticket_dec). */
+#if OPENSSL_VERSION_NUMBER >= 0x30400000L
+    SSL_CTX_flush_sessions_ex(a->ctx, 0); /* 0: every session */
+#else
+    SSL_CTX_flush_sessions(a->ctx, 0);
+#endif
 }
 
 /* Servers: advertise the newest client-CA names. Verification itself does
@@ -104,6 +113,9 @@ static void info_cb(const SSL *cssl, int where, int ret)
     struct attachment *a = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_idx);
     if (a == NULL)
         return;
+    if ((where & SSL_CB_HANDSHAKE_START) && !SSL_is_server(ssl) &&
+        a->roots_cell != NULL)
+        ftls__session_drop_stale(ssl, ftls_cell_generation(a->roots_cell));
     if ((where & SSL_CB_HANDSHAKE_START) && a->cas_cell != NULL &&
         SSL_is_server(ssl)) {
         ftls_snapshot *snap = NULL;
@@ -178,9 +190,27 @@ static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg)
     ftls_snapshot *ds = get_derived(bundles, derived, used);
     if (ds == NULL) /* nothing trusted yet: no anchors, as OpenSSL would */
         return ftls__verify_with_store(xctx, g_empty_store, ssl);
-    int ok = ftls__verify_with(xctx, ftls_snapshot_get0_data(ds), ssl);
+    const struct ftls__derived *d = ftls_snapshot_get0_data(ds);
+    int ok = ftls__verify_with(xctx, d, ssl);
+    ftls__session_tag(ssl, ftls__derived_generation(d));
     ftls_snapshot_free(ds);
     return ok;
+}
+
+static int ticket_gen_cb(SSL *ssl, void *arg)
+{
+    (void)arg;
+    return ftls__ticket_gen(ssl);
+}
+
+static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
+                                       const unsigned char *keyname,
+                                       size_t keyname_len,
+                                       SSL_TICKET_STATUS status, void *arg)
+{
+    (void)ssl, (void)keyname, (void)keyname_len;
+    struct attachment *a = arg;
+    return ftls__ticket_dec(sess, status, ftls_cell_generation(a->cas_cell));
 }
 
 /* "*.example.com" matches exactly one label. */
@@ -295,11 +325,15 @@ ftls_code ftls_ctx_attach(SSL_CTX *ctx, const ftls_attach_config *cfg,
     /* The context owns the attachment from here on. */
     if (a->nids > 0)
         SSL_CTX_set_cert_cb(ctx, cert_cb, a);
-    if (a->roots_cell != NULL || a->cas_cell != NULL)
+    a->ctx = ctx;
+    if (a->roots_cell != NULL || a->cas_cell != NULL) {
         SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, a);
-    if (a->cas_cell != NULL) {
         a->prev_info_cb = SSL_CTX_get_info_callback(ctx);
         SSL_CTX_set_info_callback(ctx, info_cb);
     }
+    if (a->cas_cell != NULL &&
+        !SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb, a))
+        return ftls__err(err, FTLS_E_OPENSSL, "attach: cannot bind tickets "
+                         "to client CAs");
     return FTLS_OK;
 }

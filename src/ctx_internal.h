@@ -41,6 +41,20 @@ int ftls__verify_with(X509_STORE_CTX *orig, const struct ftls__derived *d,
  * OpenSSL does when it has no anchors). */
 int ftls__verify_with_store(X509_STORE_CTX *orig, X509_STORE *store, SSL *ssl);
 
+/* Sessions bound to trust generations (ctx_session.c). Tag the session
+ * being established with the generation that verified the peer. */
+void ftls__session_tag(SSL *ssl, uint64_t generation);
+/* Client: 1 when the session about to be offered (if any) was verified
+ * under `generation`; drop_stale() removes it otherwise. */
+int ftls__session_offer_ok(SSL *ssl, uint64_t generation);
+void ftls__session_drop_stale(SSL *ssl, uint64_t generation);
+/* Server tickets: put the verifying generation of an authenticated client
+ * in the ticket; decide whether a decrypted ticket may be used under the
+ * current client-CA `generation`. */
+int ftls__ticket_gen(SSL *ssl);
+SSL_TICKET_RETURN ftls__ticket_dec(SSL_SESSION *s, SSL_TICKET_STATUS status,
+                                   uint64_t generation);
+
 /* Session-ticket keys shared by every context of one factory. */
 struct ftls__ticket_keys {
     unsigned char name[16], hmac[32], aes[32];

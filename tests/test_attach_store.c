@@ -274,6 +274,94 @@ static void test_info_callback_keeps_freshness(void)
     ftls_source_free(t);
 }
 
+/* ---- sessions bound to the trust that verified them ------------------------ */
+
+struct resume_run {
+    SSL_CTX *client, *server;
+    SSL_SESSION *sess;
+};
+
+/* One handshake, offering r->sess if set; returns the handshake result and
+ * whether the session was reused, and keeps the newest session. */
+static int handshake_with_session(struct resume_run *r, int *reused)
+{
+    SSL *c = SSL_new(r->client), *s = SSL_new(r->server);
+    REQUIRE(c && s);
+    SSL_set_tlsext_host_name(c, "good.example.com");
+    if (r->sess != NULL)
+        REQUIRE(SSL_set_session(c, r->sess));
+    int hs = tu_handshake(c, s);
+    *reused = hs == 1 && SSL_session_reused(c);
+    if (hs == 1) {
+        SSL_SESSION_free(r->sess);
+        r->sess = SSL_get1_session(c);
+        /* A clean close keeps the sessions resumable. */
+        SSL_set_shutdown(c, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        SSL_set_shutdown(s, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    }
+    SSL_free(c);
+    SSL_free(s);
+    return hs;
+}
+
+static ftls_source *rotating_trust(const char *name, char *path, size_t n)
+{
+    snprintf(path, n, "%s/%s", g_dir, name);
+    REQUIRE(tu_write_certs(path, "w", &A, 1));
+    ftls_source *t = NULL;
+    REQUIRE(ftls_source_new_trust(path, NULL, &t, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_reload(t, NULL) == FTLS_OK);
+    return t;
+}
+
+static void resume_case(int server_side, int max_version)
+{
+    char path[600];
+    ftls_source *t = rotating_trust(server_side ? "cas.pem" : "roots.pem",
+                                    path, sizeof(path));
+    struct resume_run r = {0};
+    r.server = identity_ctx(1, srv);
+    r.client = server_side ? identity_ctx(0, cli) : SSL_CTX_new(TLS_client_method());
+    REQUIRE(r.client != NULL);
+    SSL_CTX_set_max_proto_version(r.client, max_version);
+    SSL_CTX_set_verify(r.client, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_session_id_context(r.server, (const unsigned char *)"t", 1);
+    if (server_side) {
+        REQUIRE(X509_STORE_add_cert(SSL_CTX_get_cert_store(r.client), A));
+        SSL_CTX_set_verify(r.server, SSL_VERIFY_PEER |
+                           SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        ftls_attach_config cfg = {.client_cas = t};
+        REQUIRE(ftls_ctx_attach(r.server, &cfg, NULL) == FTLS_OK);
+    } else {
+        ftls_attach_config cfg = {.roots = t};
+        REQUIRE(ftls_ctx_attach(r.client, &cfg, NULL) == FTLS_OK);
+    }
+    int reused = 0;
+    CHECK_EQ_INT(handshake_with_session(&r, &reused), 1);
+    CHECK_EQ_INT(handshake_with_session(&r, &reused), 1);
+    CHECK_EQ_INT(reused, 1); /* unchanged trust: resumption works */
+    REQUIRE(tu_write_certs(path, "w", &B, 1)); /* A is no longer trusted */
+    REQUIRE(ftls_source_reload(t, NULL) == FTLS_OK);
+    CHECK_EQ_INT(handshake_with_session(&r, &reused), server_side ? -2 : -1);
+    CHECK_EQ_INT(reused, 0);
+    SSL_SESSION_free(r.sess);
+    SSL_CTX_free(r.client);
+    SSL_CTX_free(r.server);
+    ftls_source_free(t);
+}
+
+static void test_client_resumption_follows_roots(void)
+{
+    resume_case(0, TLS1_3_VERSION);
+    resume_case(0, TLS1_2_VERSION);
+}
+
+static void test_server_resumption_follows_client_cas(void)
+{
+    resume_case(1, TLS1_3_VERSION);
+    resume_case(1, TLS1_2_VERSION);
+}
+
 int main(void)
 {
     REQUIRE((g_dir = tu_tmpdir()) != NULL);
@@ -303,6 +391,8 @@ int main(void)
     RUN(test_crl_settings);
     RUN(test_purpose_callback_and_flag_settings);
     RUN(test_info_callback_keeps_freshness);
+    RUN(test_client_resumption_follows_roots);
+    RUN(test_server_resumption_follows_client_cas);
     ftls_source_free(g_trust);
     ftls_source_free(partial_source());
     X509_CRL *crls[] = {crl_leaf_A, crl_empty_I, crl_int_A, crl_empty_A};
