@@ -14,8 +14,7 @@ struct ftls_ctx_factory {
     char *ciphers, *ciphersuites, *groups;
     unsigned char *alpn;
     ftls_source *identity, *roots_src, *client_cas;
-    int use_system;
-    ftls_roots_source system_which;
+    ftls_source *own_system; /* set_system_roots(): ours, also roots_src */
     ftls_cell *cell; /* SSL_CTX * snapshots */
     pthread_mutex_t build_lock;
     struct ftls__ctx_counter *counter;
@@ -99,6 +98,7 @@ void ftls_ctx_factory_free(ftls_ctx_factory *f)
     for (int i = 0; i < 3; i++)
         if (srcs[i] != NULL)
             ftls__source_remove_listener(srcs[i], on_publish, f);
+    ftls_source_free(f->own_system);
     ftls_cell_free(f->cell);
     ftls__ctx_counter_unref(f->counter);
     ftls__free(f->ciphers);
@@ -145,8 +145,20 @@ ftls_code ftls_ctx_factory_set_system_roots(ftls_ctx_factory *f,
 {
     FTLS_GUARD_ARG(f != NULL && (unsigned)which <= FTLS_ROOTS_BOTH, err,
                    "factory is NULL or source unknown");
-    f->use_system = 1;
-    f->system_which = which;
+    if (f->roots_src != NULL)
+        return ftls__err(err, FTLS_E_STATE, "ctx factory: roots already set");
+    /* A system-roots source of our own: refreshes rebuild the factory. */
+    ftls_source *src = NULL;
+    ftls_code rc = ftls_source_new_system_roots(which, &src, err);
+    if (rc == FTLS_OK)
+        rc = ftls_source_reload(src, err);
+    if (rc == FTLS_OK)
+        rc = set_source(f, &f->roots_src, src, err);
+    if (rc != FTLS_OK) {
+        ftls_source_free(src);
+        return rc;
+    }
+    f->own_system = src;
     return FTLS_OK;
 }
 
@@ -159,8 +171,6 @@ static ftls_code apply_trust(ftls_ctx_factory *f, SSL_CTX *ctx, ftls_error *err)
     ftls_code rc = FTLS_OK;
     if (src != NULL)
         rc = ftls_source_get1_roots(src, &roots, err);
-    else if (f->use_system)
-        rc = ftls_roots_get1(f->system_which, &roots, err);
     else
         return FTLS_OK; /* nothing configured: an empty store, nothing trusted */
     struct ftls__trust_bundle *b = NULL;

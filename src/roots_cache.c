@@ -183,6 +183,56 @@ ftls_code ftls_roots_get1(ftls_roots_source source, ftls_roots **out,
     return rc;
 }
 
+/* ---- followers of refreshes (system-roots sources) ---------------------- */
+
+#define FOLLOWERS_MAX 4096
+
+static pthread_mutex_t g_follow_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct follower {
+    ftls__roots_follow_fn fn;
+    void *arg;
+} *g_followers;
+static size_t g_nfollowers, g_capfollowers;
+
+ftls_code ftls__roots_follow(ftls__roots_follow_fn fn, void *arg)
+{
+    ftls_code rc = FTLS_OK;
+    ftls__lock(&g_follow_lock);
+    if (g_nfollowers == g_capfollowers) {
+        size_t ncap = g_capfollowers ? g_capfollowers * 2 : 8;
+        struct follower *n = ncap > FOLLOWERS_MAX ? NULL
+                             : ftls__realloc(g_followers, ncap * sizeof(*n));
+        if (n == NULL)
+            rc = FTLS_E_NOMEM;
+        else
+            g_followers = n, g_capfollowers = ncap;
+    }
+    if (rc == FTLS_OK)
+        g_followers[g_nfollowers++] = (struct follower){fn, arg};
+    ftls__unlock(&g_follow_lock);
+    return rc;
+}
+
+void ftls__roots_unfollow(ftls__roots_follow_fn fn, void *arg)
+{
+    ftls__lock(&g_follow_lock); /* waits for a notification in progress */
+    for (size_t i = 0; i < g_nfollowers; i++)
+        if (g_followers[i].fn == fn && g_followers[i].arg == arg) {
+            g_followers[i] = g_followers[--g_nfollowers];
+            break;
+        }
+    ftls__unlock(&g_follow_lock);
+}
+
+/* After a refresh published: tell every follower, on this thread. */
+static void notify_followers(void)
+{
+    ftls__lock(&g_follow_lock);
+    for (size_t i = 0; i < g_nfollowers; i++)
+        g_followers[i].fn(g_followers[i].arg);
+    ftls__unlock(&g_follow_lock);
+}
+
 ftls_code ftls_roots_refresh(ftls_error *err)
 {
     pthread_once(&g_init_once, init_cells);
@@ -194,10 +244,11 @@ ftls_code ftls_roots_refresh(ftls_error *err)
     ftls__lock(&g_load_lock);
     ftls_code rc = load_all(lerr);
     ftls__unlock(&g_load_lock);
-    if (rc == FTLS_OK)
+    if (rc == FTLS_OK) {
         ftls__log(FTLS_LOG_INFO, "roots: refreshed (generation %llu)",
                   (unsigned long long)atomic_load(&g_generation));
-    else
+        notify_followers();
+    } else
         ftls__log(FTLS_LOG_ERROR, "roots: refresh failed, keeping the "
                   "previous roots: %s", ftls_error_message(lerr));
     ftls__error_copy(err, lerr);

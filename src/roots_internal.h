@@ -85,6 +85,13 @@ long ftls__roots_find_sha256(const ftls_roots *r, const unsigned char h[32]);
 size_t ftls__roots_lookup_subject(const ftls_roots *r, const X509_NAME *name,
                                   size_t *first);
 
+/* Called after every successful ftls_roots_refresh(), on the refreshing
+ * thread, with no roots lock held (system-roots sources reload here). */
+typedef void (*ftls__roots_follow_fn)(void *arg);
+ftls_code ftls__roots_follow(ftls__roots_follow_fn fn, void *arg);
+/* Stop; waits for a notification in progress. */
+void ftls__roots_unfollow(ftls__roots_follow_fn fn, void *arg);
+
 /* The distrust-after check of stores made by ftls_roots_new_store(), for a
  * store that chains it before another check_revocation: 1 when the chain
  * passes (or the verify callback overrode), 0 to fail verification. */

@@ -35,6 +35,8 @@ void ftls_source_free(ftls_source *s)
 {
     if (s == NULL)
         return;
+    if (s->kind == K_SYSTEM)
+        ftls__source_system_detach(s);
     ftls_cell_free(s->cell);
     ftls_roots_free(s->opts.verify_roots);
     char *strs[] = {s->dir, s->cert_name, s->key_name, s->cert_path,
@@ -63,8 +65,8 @@ static char *dup_opt(const char *s, int *ok)
     return d;
 }
 
-static ftls_code source_new(enum kind kind, const ftls_identity_options *o,
-                            ftls_source **out, ftls_error *err)
+ftls_code ftls__source_new(enum kind kind, const ftls_identity_options *o,
+                           ftls_source **out, ftls_error *err)
 {
     ftls_source *s = ftls__calloc(1, sizeof(*s));
     if (s == NULL)
@@ -85,7 +87,7 @@ static ftls_code source_new(enum kind kind, const ftls_identity_options *o,
     }
     s->cert_name = dup_opt(o && o->cert_name ? o->cert_name : "tls.crt", &ok);
     s->key_name = dup_opt(o && o->key_name ? o->key_name : "tls.key", &ok);
-    ftls_code rc = ok ? ftls_cell_new(kind == K_TRUST ? cell_free_roots
+    ftls_code rc = ok ? ftls_cell_new(kind == K_TRUST || kind == K_SYSTEM ? cell_free_roots
                                                       : cell_free_identity,
                                       NULL, &s->cell, err)
                       : ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
@@ -107,7 +109,7 @@ ftls_code ftls_source_new_identity_dir(const char *dir,
 {
     SOURCE_ARGS_OK(out, err);
     FTLS_GUARD_ARG(dir != NULL && *dir, err, "dir is NULL or empty");
-    ftls_code rc = source_new(K_DIR, opts, out, err);
+    ftls_code rc = ftls__source_new(K_DIR, opts, out, err);
     if (rc != FTLS_OK)
         return rc;
     if (((*out)->dir = ftls__strdup(dir)) == NULL) {
@@ -139,7 +141,7 @@ ftls_code ftls_source_new_identity_files(const char *cert_path,
     SOURCE_ARGS_OK(out, err);
     FTLS_GUARD_ARG(cert_path && *cert_path && key_path && *key_path, err,
                    "cert_path or key_path is NULL or empty");
-    ftls_code rc = source_new(K_FILES, opts, out, err);
+    ftls_code rc = ftls__source_new(K_FILES, opts, out, err);
     if (rc != FTLS_OK)
         return rc;
     ftls_source *s = *out;
@@ -170,7 +172,7 @@ static ftls_code new_single(enum kind k, const char *prefix, const char *path,
 {
     SOURCE_ARGS_OK(out, err);
     FTLS_GUARD_ARG(path != NULL && *path, err, "path is NULL or empty");
-    ftls_code rc = source_new(k, opts, out, err);
+    ftls_code rc = ftls__source_new(k, opts, out, err);
     if (rc != FTLS_OK)
         return rc;
     if (((*out)->path = ftls__strdup(path)) == NULL) {
@@ -200,7 +202,7 @@ ftls_code ftls_source_new_identity_memory(const ftls_identity_options *opts,
                                           ftls_source **out, ftls_error *err)
 {
     SOURCE_ARGS_OK(out, err);
-    ftls_code rc = source_new(K_MEM, opts, out, err);
+    ftls_code rc = ftls__source_new(K_MEM, opts, out, err);
     if (rc == FTLS_OK)
         snprintf((*out)->desc, sizeof((*out)->desc), "memory");
     return rc;
@@ -212,7 +214,7 @@ ftls_code ftls_source_new_trust(const char *files, const char *dirs,
     SOURCE_ARGS_OK(out, err);
     FTLS_GUARD_ARG((files && *files) || (dirs && *dirs), err,
                    "no files or directories given");
-    ftls_code rc = source_new(K_TRUST, NULL, out, err);
+    ftls_code rc = ftls__source_new(K_TRUST, NULL, out, err);
     if (rc != FTLS_OK)
         return rc;
     int ok = 1;
@@ -336,6 +338,7 @@ static ftls_code read_raw(ftls_source *s, struct ftls__generation *g,
             ftls__generation_free(g);
         return mrc;
     case K_TRUST:
+    case K_SYSTEM:
         break;
     }
     return ftls__err(err, FTLS_E_INTERNAL, "source: bad kind");
@@ -449,8 +452,11 @@ static ftls_code reload_locked(ftls_source *s, struct ftls__pending_event *pe,
     unsigned char h[32];
     ftls_code rc;
     int64_t now = (int64_t)time(NULL);
-    if (s->kind == K_TRUST) {
-        rc = ftls_roots_load_paths(s->trust_files, s->trust_dirs, &roots, err);
+    if (ftls__source_is_trust(s)) {
+        rc = s->kind == K_SYSTEM
+                 ? ftls_roots_get1(s->system_which, &roots, err)
+                 : ftls_roots_load_paths(s->trust_files, s->trust_dirs, &roots,
+                                         err);
         if (rc == FTLS_OK)
             hash_roots(roots, h); /* identical root sets are "unchanged" */
     } else if ((rc = read_raw(s, &g, wa, wb, sizeof(wa), err)) == FTLS_OK) {
@@ -553,7 +559,7 @@ static ftls_code get1(ftls_source *s, int want_trust, void **out,
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
     *out = NULL;
     FTLS_GUARD_ARG(s != NULL, err, "src is NULL");
-    if ((s->kind == K_TRUST) != want_trust)
+    if (ftls__source_is_trust(s) != want_trust)
         return ftls__err(err, FTLS_E_STATE, "%s: not %s source", s->desc,
                          want_trust ? "a trust" : "an identity");
     ftls_snapshot *snap = NULL;

@@ -11,7 +11,7 @@
 
 #define FTLS_SOURCE_MAX_PATHS 16
 
-enum kind { K_DIR, K_FILES, K_PEM, K_P12, K_MEM, K_TRUST };
+enum kind { K_DIR, K_FILES, K_PEM, K_P12, K_MEM, K_TRUST, K_SYSTEM };
 
 struct ftls_source {
     enum kind kind;
@@ -19,6 +19,7 @@ struct ftls_source {
     char *cert_path, *key_path;       /* K_FILES in two directories */
     char *path;                       /* K_PEM, K_P12 */
     char *trust_files, *trust_dirs;   /* K_TRUST */
+    ftls_roots_source system_which;   /* K_SYSTEM */
     char *pass_file, *pass_env;
     struct ftls__buf mem_cert, mem_key; /* K_MEM, guarded by mem_lock */
     pthread_mutex_t mem_lock;
@@ -47,6 +48,20 @@ struct ftls__pending_event {
     ftls_code code;
     char message[512];
 };
+
+/* 1 for sources that publish trust (ftls_roots), 0 for identities. */
+static inline int ftls__source_is_trust(const ftls_source *s)
+{
+    return s->kind == K_TRUST || s->kind == K_SYSTEM;
+}
+
+/* System-roots sources (source_system.c): stop following refreshes; called
+ * by ftls_source_free() before anything is torn down. */
+void ftls__source_system_detach(ftls_source *s);
+
+/* Allocate a source of `kind` (source.c). */
+ftls_code ftls__source_new(enum kind kind, const ftls_identity_options *o,
+                           ftls_source **out, ftls_error *err);
 
 /* Listeners: called after every publish, on the reloading thread. */
 typedef void (*ftls__source_listener_fn)(ftls_source *src, void *arg);

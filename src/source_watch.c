@@ -55,7 +55,7 @@ static void add_list(struct ftls__watch_spec *sp, const char *list, int dirs)
 
 int ftls__source_watchable(const ftls_source *s)
 {
-    return s->kind != K_MEM;
+    return s->kind != K_MEM && s->kind != K_SYSTEM;
 }
 
 ftls_code ftls__source_watch_spec(const ftls_source *s,
@@ -86,6 +86,7 @@ ftls_code ftls__source_watch_spec(const ftls_source *s,
         add_list(sp, s->trust_dirs, 1);
         break;
     case K_MEM:
+    case K_SYSTEM: /* follows ftls_roots_refresh(); see ftls_roots_watch_start() */
         return FTLS_E_UNSUPPORTED;
     }
     return FTLS_OK;

@@ -196,6 +196,29 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_trust(const char *files,
                                                        ftls_error *err);
 
 /**
+ * @brief Trust from the process-wide root set, ftls_roots_get1(@p which),
+ *        as a source: factories, attached contexts, events and status
+ *        follow the OS store exactly as they follow a trust file.
+ *
+ * Every successful ftls_roots_refresh(), by hand or by the roots watcher
+ * (ftls_roots_watch_start()) after the OS store changed, reloads the
+ * source on the refreshing thread; an unchanged set publishes nothing. A
+ * failed refresh publishes nothing and the previous set stays. Call
+ * ftls_source_reload() once for the first generation.
+ *
+ * @warning Not watchable by an ::ftls_watcher (FTLS_E_UNSUPPORTED): the OS
+ *          store is followed by the roots watcher, once per process.
+ * @param which FTLS_ROOTS_SYSTEM, _AUTO or _BOTH (or _FALLBACK, which
+ *        never changes).
+ * @param[out] out set to NULL on entry; free with ftls_source_free().
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_NOMEM.
+ * @par Thread-safety: safe from any thread.
+ * @since 0.2.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_system_roots(
+    ftls_roots_source which, ftls_source **out, ftls_error *err);
+
+/**
  * @brief Free a source. NULL is a no-op. Published objects that callers
  *        hold stay valid.
  * @warning Remove it from any watcher first.
