@@ -415,7 +415,8 @@ void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe, int
     for (int i = 0; i < n; i++) {
         ftls_source_event ev = {pe[i].type, s, ftls_source_generation(s),
                                 pe[i].code, pe[i].message};
-        if (pe[i].type == FTLS_EVENT_REJECTED)
+        if (pe[i].type == FTLS_EVENT_REJECTED ||
+            pe[i].type == FTLS_EVENT_EXPIRED)
             ftls__log(FTLS_LOG_ERROR, "%s: %s", s->desc, pe[i].message);
         else if (pe[i].type != FTLS_EVENT_UNCHANGED)
             ftls__log(pe[i].type == FTLS_EVENT_LOADED ? FTLS_LOG_INFO
@@ -424,21 +425,6 @@ void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe, int
         if (s->cb != NULL)
             s->cb(&ev, s->cb_ud);
     }
-}
-
-static void note_expiry(ftls_source *s, const ftls_identity *id, int64_t now,
-                        struct ftls__pending_event *pe, int *n)
-{
-    int64_t warn = s->opts.warn_before_expiry;
-    if (warn == 0)
-        warn = FTLS_WARN_EXPIRY_DEFAULT;
-    if (warn < 0 || id->not_after - now > warn)
-        return;
-    pe[*n].type = FTLS_EVENT_EXPIRING;
-    pe[*n].code = FTLS_OK;
-    snprintf(pe[*n].message, sizeof(pe[*n].message), "certificate expires in "
-             "%lld hours", (long long)((id->not_after - now) / 3600));
-    (*n)++;
 }
 
 /* Reload under load_lock; returns events to emit after unlocking. */
@@ -522,8 +508,6 @@ static ftls_code reload_locked(ftls_source *s, struct ftls__pending_event *pe,
                  ftls_roots_count(roots));
     }
     (*npe)++;
-    if (id != NULL)
-        note_expiry(s, id, now, pe, npe);
     return FTLS_OK;
 }
 
@@ -547,6 +531,8 @@ ftls_code ftls_source_reload(ftls_source *s, ftls_error *err)
         ftls__unlock(&s->listener_lock);
     }
     ftls__source_emit(s, pe, npe);
+    if (published) /* expiring/expired at load, once for this generation */
+        (void)ftls__source_check_expiry(s, (int64_t)time(NULL));
     ftls_error_free(local);
     return rc;
 }
@@ -603,6 +589,18 @@ ftls_code ftls_source_get_status(const ftls_source *s, ftls_source_status *st)
     ftls__lock((pthread_mutex_t *)&s->status_lock);
     *st = s->status;
     ftls__unlock((pthread_mutex_t *)&s->status_lock);
+    int64_t now = (int64_t)time(NULL), warn = ftls__source_warn_seconds(s);
+    st->seconds_left = st->not_after ? st->not_after - now : 0;
+    if (st->generation == 0)
+        st->health = FTLS_HEALTH_EMPTY;
+    else if (st->not_after && st->seconds_left < 0)
+        st->health = FTLS_HEALTH_EXPIRED;
+    else if (st->last_error != FTLS_OK)
+        st->health = FTLS_HEALTH_STALE;
+    else if (st->not_after && warn >= 0 && st->seconds_left <= warn)
+        st->health = FTLS_HEALTH_EXPIRING;
+    else
+        st->health = FTLS_HEALTH_OK;
     return FTLS_OK;
 }
 
@@ -634,6 +632,8 @@ const char *ftls_source_event_name(ftls_source_event_type t)
         return "expiring";
     case FTLS_EVENT_DEGRADED:
         return "degraded";
+    case FTLS_EVENT_EXPIRED:
+        return "expired";
     }
     return "unknown";
 }

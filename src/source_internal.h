@@ -30,6 +30,10 @@ struct ftls_source {
     ftls_source_status status;
     unsigned char content_hash[32];
     int have_hash;
+    /* Expiry notices already sent for expiry_gen (status_lock):
+     * bit 0 expiring, bit 1 expired. */
+    uint64_t expiry_gen;
+    int expiry_sent;
     ftls_source_event_fn cb;
     void *cb_ud;
     /* Internal listeners (factories, attachments), called after a publish
@@ -58,6 +62,14 @@ static inline int ftls__source_is_trust(const ftls_source *s)
 /* System-roots sources (source_system.c): stop following refreshes; called
  * by ftls_source_free() before anything is torn down. */
 void ftls__source_system_detach(ftls_source *s);
+
+/* Expiry over time (source_expiry.c). Emit `expiring` / `expired` for
+ * the published identity if due at Unix time `now` (each once per
+ * generation); returns the next Unix time worth checking again, 0 when
+ * nothing is due any more (trust sources, nothing published, expired). */
+int64_t ftls__source_check_expiry(ftls_source *s, int64_t now);
+/* Effective warn-before-expiry in seconds, or -1 when disabled. */
+int64_t ftls__source_warn_seconds(const ftls_source *s);
 
 /* Allocate a source of `kind` (source.c). */
 ftls_code ftls__source_new(enum kind kind, const ftls_identity_options *o,

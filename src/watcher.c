@@ -25,6 +25,7 @@
      IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |      \
      IN_EXCL_UNLINK)
 #define PARENT_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
+#define EXPIRY_RECHECK_MS 60000u /* re-check expiry at least this often */
 #define REWATCH_MS 100
 #define MAX_WATCHES (2 * FTLS_SOURCE_MAX_PATHS)
 
@@ -40,6 +41,7 @@ struct wsrc {
     int nw;
     int polling, rewatch, urgent;
     uint64_t due, first, next_poll;
+    uint64_t expiry_due; /* monotonic ms: re-check expiry (0: never) */
     unsigned char fp[32];
 };
 
@@ -215,6 +217,7 @@ ftls_code ftls_watcher_add(ftls_watcher *w, ftls_source *src, ftls_error *err)
     if (ws == NULL)
         return ftls__err(err, FTLS_E_NOMEM, "watcher: out of memory");
     ws->src = src;
+    ws->expiry_due = now_ms(); /* the first dispatch checks expiry */
     ftls__lock(&w->lock);
     if (w->n == w->cap) {
         size_t ncap = w->cap ? w->cap * 2 : 8;
@@ -322,14 +325,29 @@ static void drain_inotify(ftls_watcher *w, uint64_t now)
     }
 }
 
+/* Expiry of the published identity: notices when due, then the next
+ * check, at the latest EXPIRY_RECHECK_MS from now (a reload by hand may
+ * have published a leaf with an earlier notAfter). */
+static void check_expiry(struct wsrc *ws, uint64_t now)
+{
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    int64_t unix_ms = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
+    int64_t next = ftls__source_check_expiry(ws->src, unix_ms / 1000);
+    uint64_t in = EXPIRY_RECHECK_MS;
+    if (next > 0 && next * 1000 - unix_ms < (int64_t)in)
+        in = next * 1000 > unix_ms ? (uint64_t)(next * 1000 - unix_ms) : 1;
+    ws->expiry_due = now + in;
+}
+
 static void rearm_timer(ftls_watcher *w, uint64_t now)
 {
     uint64_t next = 0;
     for (size_t i = 0; i < w->n; i++) {
         const struct wsrc *ws = w->v[i];
-        uint64_t c[3] = {ws->due, ws->polling ? ws->next_poll : 0,
-                         ws->rewatch ? now + REWATCH_MS : 0};
-        for (int k = 0; k < 3; k++)
+        uint64_t c[4] = {ws->due, ws->polling ? ws->next_poll : 0,
+                         ws->rewatch ? now + REWATCH_MS : 0, ws->expiry_due};
+        for (int k = 0; k < 4; k++)
             if (c[k] && (next == 0 || c[k] < next))
                 next = c[k];
     }
@@ -380,7 +398,10 @@ ftls_code ftls_watcher_dispatch(ftls_watcher *w, ftls_error *err)
             if (ftls_source_reload(ws->src, NULL) == FTLS_OK && !ws->polling &&
                 w->ifd >= 0 && arm(w, ws) != 0)
                 ws->rewatch = 1; /* pick up new symlink targets */
+            ws->expiry_due = now; /* a new generation: new deadlines */
         }
+        if (ws->expiry_due && now >= ws->expiry_due)
+            check_expiry(ws, now);
     }
     rearm_timer(w, now_ms());
     ftls__unlock(&w->lock);

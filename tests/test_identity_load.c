@@ -49,7 +49,7 @@ static void setup(void)
 }
 
 struct events {
-    int loaded, rejected, unchanged, expiring, degraded;
+    int loaded, rejected, unchanged, expiring, degraded, expired;
     ftls_code last_code;
     char last[512];
 };
@@ -63,6 +63,7 @@ static void on_event(const ftls_source_event *ev, void *ud)
     case FTLS_EVENT_UNCHANGED: e->unchanged++; break;
     case FTLS_EVENT_EXPIRING: e->expiring++; break;
     case FTLS_EVENT_DEGRADED: e->degraded++; break;
+    case FTLS_EVENT_EXPIRED: e->expired++; break;
     }
     e->last_code = ev->code;
     snprintf(e->last, sizeof(e->last), "%s", ev->message);

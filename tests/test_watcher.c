@@ -298,6 +298,74 @@ static void test_event_loop_integration(void)
     stop(&f);
 }
 
+/* An identity that expires while its files stay unchanged: the watcher
+ * sends `expiring` (within warn_before_expiry), then `expired`, once each,
+ * with no reload, and the status reports the served leaf as expired. */
+struct expiry_log {
+    atomic_int n, order[8], loaded;
+};
+
+static void on_expiry_event(const ftls_source_event *ev, void *ud)
+{
+    struct expiry_log *l = ud;
+    if (ev->type == FTLS_EVENT_LOADED)
+        atomic_fetch_add(&l->loaded, 1);
+    if (ev->type != FTLS_EVENT_EXPIRING && ev->type != FTLS_EVENT_EXPIRED)
+        return;
+    int i = atomic_fetch_add(&l->n, 1);
+    if (i < 8)
+        atomic_store(&l->order[i], (int)ev->type);
+}
+
+static int two_notices(void *arg)
+{
+    return atomic_load(&((struct expiry_log *)arg)->n) >= 2;
+}
+
+static void test_expiry_over_time(void)
+{
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/expiring", g_root);
+    REQUIRE(mkdir(dir, 0755) == 0);
+    EVP_PKEY *k = tu_key();
+    /* Valid for 4 more seconds; warned about 2 seconds before. */
+    struct tu_cert_opts o = {.cn = "short.example", .not_before_offset = -60,
+                             .lifetime = 64};
+    X509 *leaf = tu_cert(&o, k, CA, kCA);
+    REQUIRE(leaf != NULL);
+    size_t nc = 0, nk = 0;
+    char *crt = tu_pem_certs(&leaf, 1, &nc), *key = tu_pem_key(k, &nk);
+    put(dir, "tls.crt", crt, nc);
+    put(dir, "tls.key", key, nk);
+    ftls_identity_options io = {.warn_before_expiry = 2};
+    ftls_source *s = NULL;
+    ftls_watcher *w = NULL;
+    struct expiry_log log = {0};
+    REQUIRE(ftls_source_new_identity_dir(dir, &io, &s, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_set_event_callback(s, on_expiry_event, &log) == FTLS_OK);
+    REQUIRE(ftls_source_reload(s, NULL) == FTLS_OK);
+    ftls_source_status st;
+    REQUIRE(ftls_source_get_status(s, &st) == FTLS_OK);
+    CHECK(st.seconds_left > 0 && st.seconds_left <= 5);
+    REQUIRE(ftls_watcher_new(NULL, &w, NULL) == FTLS_OK);
+    REQUIRE(ftls_watcher_add(w, s, NULL) == FTLS_OK);
+    REQUIRE(ftls_watcher_start(w, NULL) == FTLS_OK);
+    CHECK(tu_wait_until(two_notices, &log, 20.0));
+    ftls_watcher_free(w);
+    CHECK_EQ_INT(atomic_load(&log.n), 2); /* once each */
+    CHECK_EQ_INT(atomic_load(&log.order[0]), FTLS_EVENT_EXPIRING);
+    CHECK_EQ_INT(atomic_load(&log.order[1]), FTLS_EVENT_EXPIRED);
+    CHECK_EQ_INT(atomic_load(&log.loaded), 1); /* no reload was needed */
+    REQUIRE(ftls_source_get_status(s, &st) == FTLS_OK);
+    CHECK_EQ_INT(st.health, FTLS_HEALTH_EXPIRED);
+    CHECK(st.seconds_left < 0);
+    CHECK_EQ_INT(st.last_error, FTLS_OK); /* the loads worked; it expired */
+    ftls_source_free(s);
+    free(crt), free(key);
+    X509_free(leaf);
+    EVP_PKEY_free(k);
+}
+
 static void test_api_misuse(void)
 {
     ftls_watcher *w = (ftls_watcher *)0x1;
@@ -339,6 +407,7 @@ int main(void)
     RUN(test_forced_polling_sees_same_size_rewrite);
     RUN(test_burst_coalesces);
     RUN(test_event_loop_integration);
+    RUN(test_expiry_over_time);
     RUN(test_api_misuse);
     for (int i = 0; i < 8; i++) {
         free(g_m[i].crt);

@@ -89,8 +89,21 @@ typedef enum ftls_source_event_type {
     FTLS_EVENT_REJECTED = 2,  /**< a load failed; the previous one stays */
     FTLS_EVENT_UNCHANGED = 3, /**< reloaded, same bytes: nothing published */
     FTLS_EVENT_EXPIRING = 4,  /**< published leaf expires soon */
-    FTLS_EVENT_DEGRADED = 5   /**< watching fell back to polling */
+    FTLS_EVENT_DEGRADED = 5,  /**< watching fell back to polling */
+    /** The published leaf has expired and is still being served (code
+     *  FTLS_E_EXPIRED); once per generation. @since 0.2.0 */
+    FTLS_EVENT_EXPIRED = 6
 } ftls_source_event_type;
+
+/** Health of a source's published state, from ftls_source_get_status().
+ *  @since 0.2.0 */
+typedef enum ftls_source_health {
+    FTLS_HEALTH_EMPTY = 0,    /**< nothing published yet */
+    FTLS_HEALTH_OK = 1,       /**< published, valid, last reload worked */
+    FTLS_HEALTH_EXPIRING = 2, /**< the leaf expires within warn_before_expiry */
+    FTLS_HEALTH_STALE = 3,    /**< the last reload failed; previous served */
+    FTLS_HEALTH_EXPIRED = 4   /**< the served leaf has expired: an error */
+} ftls_source_health;
 
 /** One event; all pointers are borrowed for the callback's duration. */
 typedef struct ftls_source_event {
@@ -119,6 +132,11 @@ typedef struct ftls_source_status {
     unsigned char sha256[32]; /**< SHA-256 of the published leaf's DER */
     int64_t not_after;        /**< published leaf's notAfter, 0 none */
     int watching;             /**< 0 none, 1 inotify, 2 polling */
+    /** Seconds until not_after at the time of the call (negative once
+     *  expired); 0 when there is no leaf. @since 0.2.0 */
+    int64_t seconds_left;
+    /** The worst of: expired, stale, expiring, ok. @since 0.2.0 */
+    ftls_source_health health;
 } ftls_source_status;
 
 /* ---- creating sources ---------------------------------------------------- */
