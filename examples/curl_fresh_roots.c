@@ -9,6 +9,9 @@
  *
  * It fetches the URL every two seconds; edit the bundle (or let a
  * Kubernetes secret rotate it) and the next request uses the new roots.
+ * libcurl's TLS session cache stays on: a session is resumed only while
+ * the roots that verified it are still the newest, so a CA removed from
+ * the bundle is refused on the next request, resumed or not.
  */
 #include <stdio.h>
 #include <unistd.h>
@@ -48,7 +51,9 @@ int main(int argc, char **argv)
     curl_easy_setopt(curl, CURLOPT_URL, argv[2]);
     curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, attach_fresh_roots);
     curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, trust);
-    curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L); /* demo: new TLS each time */
+    curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L); /* demo: a TLS handshake
+                                                          * (full or resumed)
+                                                          * each time */
     for (;;) {
         CURLcode rc = curl_easy_perform(curl);
         printf("%s\n", rc == CURLE_OK ? "ok" : curl_easy_strerror(rc));

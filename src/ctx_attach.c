@@ -115,7 +115,7 @@ static void info_cb(const SSL *cssl, int where, int ret)
         return;
     if ((where & SSL_CB_HANDSHAKE_START) && !SSL_is_server(ssl) &&
         a->roots_cell != NULL)
-        ftls__session_drop_stale(ssl, ftls_cell_generation(a->roots_cell));
+        ftls__session_drop_stale(ssl, ftls__bundle_cell_uid(a->roots_cell));
     if ((where & SSL_CB_HANDSHAKE_START) && a->cas_cell != NULL &&
         SSL_is_server(ssl)) {
         ftls_snapshot *snap = NULL;
@@ -192,7 +192,7 @@ static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg)
         return ftls__verify_with_store(xctx, g_empty_store, ssl);
     const struct ftls__derived *d = ftls_snapshot_get0_data(ds);
     int ok = ftls__verify_with(xctx, d, ssl);
-    ftls__session_tag(ssl, ftls__derived_generation(d));
+    ftls__session_tag(ssl, ftls__derived_trust_uid(d));
     ftls_snapshot_free(ds);
     return ok;
 }
@@ -210,7 +210,7 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
 {
     (void)ssl, (void)keyname, (void)keyname_len;
     struct attachment *a = arg;
-    return ftls__ticket_dec(sess, status, ftls_cell_generation(a->cas_cell));
+    return ftls__ticket_dec(sess, status, ftls__bundle_cell_uid(a->cas_cell));
 }
 
 /* "*.example.com" matches exactly one label. */

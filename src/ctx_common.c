@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 
 #include "ctx_internal.h"
+#include "roots_internal.h"
 
 static _Atomic uint64_t g_live_total;
 
@@ -47,6 +48,17 @@ ftls_code ftls__trust_bundle_new(ftls_roots *roots,
     }
     *out = b;
     return FTLS_OK;
+}
+
+uint64_t ftls__bundle_cell_uid(ftls_cell *cell)
+{
+    ftls_snapshot *snap = NULL;
+    if (cell == NULL || ftls_cell_get1_snapshot(cell, &snap) != FTLS_OK)
+        return 0;
+    const struct ftls__trust_bundle *b = ftls_snapshot_get0_data(snap);
+    uint64_t uid = ftls__roots_uid(b->roots);
+    ftls_snapshot_free(snap);
+    return uid;
 }
 
 void ftls__trust_bundle_free(void *bundle, void *arg)

@@ -31,6 +31,10 @@ ftls_code ftls__derived_new(ftls_roots *roots, uint64_t generation,
                             ftls_error *err);
 void ftls__derived_free(void *derived, void *arg);
 uint64_t ftls__derived_generation(const struct ftls__derived *d);
+uint64_t ftls__derived_trust_uid(const struct ftls__derived *d);
+/* ftls__roots_uid() of the newest bundle in a cell of trust bundles; 0
+ * when none is published. */
+uint64_t ftls__bundle_cell_uid(ftls_cell *cell);
 const X509_STORE *ftls__derived_app(const struct ftls__derived *d);
 /* Verify what OpenSSL prepared in `orig` against the derived store, with
  * the same parameters, verify callback and DANE state; the outcome (error,
@@ -41,8 +45,10 @@ int ftls__verify_with(X509_STORE_CTX *orig, const struct ftls__derived *d,
  * OpenSSL does when it has no anchors). */
 int ftls__verify_with_store(X509_STORE_CTX *orig, X509_STORE *store, SSL *ssl);
 
-/* Sessions bound to trust generations (ctx_session.c). Tag the session
- * being established with the generation that verified the peer. */
+/* Sessions bound to the trust that verified them (ctx_session.c). A
+ * "generation" here is the ftls__roots_uid() of the anchors, which is the
+ * same for every context using the same published set, and never reused.
+ * Tag the session being established with the one that verified the peer. */
 void ftls__session_tag(SSL *ssl, uint64_t generation);
 /* Client: 1 when the session about to be offered (if any) was verified
  * under `generation`; drop_stale() removes it otherwise. */

@@ -28,6 +28,7 @@
 
 struct ftls__derived {
     uint64_t generation;  /* of the trust bundle it was built from */
+    uint64_t trust_uid;   /* ftls__roots_uid() of its anchors */
     X509_STORE *app;      /* the application's store (a reference) */
     X509_STORE *store;    /* anchors + the application's settings */
 };
@@ -155,6 +156,7 @@ ftls_code ftls__derived_new(ftls_roots *roots, uint64_t generation,
     if (d == NULL)
         return ftls__err(err, FTLS_E_NOMEM, "attach: out of memory");
     d->generation = generation;
+    d->trust_uid = ftls__roots_uid(roots);
     ftls_code rc = ftls_roots_new_store(roots, &d->store, err);
     if (rc != FTLS_OK)
         goto done;
@@ -189,6 +191,11 @@ done:
 uint64_t ftls__derived_generation(const struct ftls__derived *d)
 {
     return d->generation;
+}
+
+uint64_t ftls__derived_trust_uid(const struct ftls__derived *d)
+{
+    return d->trust_uid;
 }
 
 const X509_STORE *ftls__derived_app(const struct ftls__derived *d)

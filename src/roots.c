@@ -21,9 +21,16 @@ ftls_code ftls__roots_new(ftls_roots_source kind, ftls_roots **out,
     if (r == NULL)
         return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
     atomic_init(&r->refs, 1);
+    static _Atomic uint64_t next_uid = 1;
+    r->uid = atomic_fetch_add(&next_uid, 1);
     r->kind = kind;
     *out = r;
     return FTLS_OK;
+}
+
+uint64_t ftls__roots_uid(const ftls_roots *r)
+{
+    return r ? r->uid : 0;
 }
 
 /* Grow an array to hold one more element. */

@@ -29,6 +29,7 @@ struct ftls__problem {
 
 struct ftls_roots {
     _Atomic long refs;
+    uint64_t uid; /* unique in the process: names this immutable set */
     ftls_roots_source kind;
     struct ftls__root *v;
     size_t n, cap;
@@ -84,6 +85,10 @@ long ftls__roots_find_sha256(const ftls_roots *r, const unsigned char h[32]);
  * subjects; count 0 when none. */
 size_t ftls__roots_lookup_subject(const ftls_roots *r, const X509_NAME *name,
                                   size_t *first);
+
+/* The set's process-unique id (never reused, unlike its address): what a
+ * session records as the trust that verified its peer. */
+uint64_t ftls__roots_uid(const ftls_roots *r);
 
 /* Called after every successful ftls_roots_refresh(), on the refreshing
  * thread, with no roots lock held (system-roots sources reload here). */

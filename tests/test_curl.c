@@ -1,5 +1,7 @@
 /* libcurl: a long-lived easy handle accepts a server whose CA was added to
- * the trust file after the handle was created, without recreating it. */
+ * the trust file after the handle was created, without recreating it; and
+ * with libcurl's default TLS session cache, a CA removed from the file is
+ * refused on the very next request instead of being resumed past. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -17,7 +19,7 @@
 
 static SSL_CTX *g_server;
 static int g_listen;
-static atomic_int g_stop;
+static atomic_int g_stop, g_reused;
 
 static void *serve(void *arg)
 {
@@ -34,6 +36,7 @@ static void *serve(void *arg)
         SSL *s = SSL_new(g_server);
         SSL_set_fd(s, fd);
         if (SSL_accept(s) == 1) {
+            atomic_store(&g_reused, SSL_session_reused(s));
             char buf[2048];
             SSL_read(s, buf, sizeof(buf));
             static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n"
@@ -136,8 +139,84 @@ static void test_long_lived_handle_sees_new_ca(void)
     free(dir);
 }
 
+/* The server of the test: a leaf of `ca` on 127.0.0.1; returns its URL. */
+static pthread_t start_server(X509 *leaf, EVP_PKEY *kl, char *url, size_t n)
+{
+    g_server = SSL_CTX_new(TLS_server_method());
+    REQUIRE(SSL_CTX_use_certificate(g_server, leaf) == 1 &&
+            SSL_CTX_use_PrivateKey(g_server, kl) == 1);
+    g_listen = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof(a);
+    REQUIRE(bind(g_listen, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+            listen(g_listen, 8) == 0 &&
+            getsockname(g_listen, (struct sockaddr *)&a, &alen) == 0);
+    snprintf(url, n, "https://127.0.0.1:%d/", ntohs(a.sin_port));
+    atomic_store(&g_stop, 0);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, serve, NULL) == 0);
+    return th;
+}
+
+static void stop_server(pthread_t th)
+{
+    atomic_store(&g_stop, 1);
+    pthread_join(th, NULL);
+    close(g_listen);
+    SSL_CTX_free(g_server);
+}
+
+static void test_session_cache_respects_removed_ca(void)
+{
+    char *dir = tu_tmpdir();
+    REQUIRE(dir != NULL);
+    EVP_PKEY *k1 = tu_key(), *k2 = tu_key(), *kl = tu_key();
+    struct tu_cert_opts o1 = {.cn = "Kept CA", .ca = 1}, o2 = {.cn = "Removed CA", .ca = 1};
+    X509 *ca1 = tu_cert(&o1, k1, NULL, NULL), *ca2 = tu_cert(&o2, k2, NULL, NULL);
+    struct tu_cert_opts ol = {.cn = "127.0.0.1", .ip = "127.0.0.1",
+                              .eku = "serverAuth", .not_before_offset = -3600};
+    X509 *leaf = tu_cert(&ol, kl, ca2, k2);
+    REQUIRE(ca1 && ca2 && leaf);
+    char url[64], bundle[4200];
+    pthread_t th = start_server(leaf, kl, url, sizeof(url));
+    snprintf(bundle, sizeof(bundle), "%s/ca-bundle.pem", dir);
+    X509 *both[2] = {ca1, ca2};
+    REQUIRE(tu_write_certs(bundle, "w", both, 2));
+    ftls_source *trust = NULL;
+    REQUIRE(ftls_source_new_trust(bundle, NULL, &trust, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
+    REQUIRE(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+    CURL *curl = curl_easy_init();
+    size_t got = 0;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, attach_roots);
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, trust);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &got);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+    /* Default session cache: the second connection resumes. */
+    CHECK_EQ_INT(curl_easy_perform(curl), CURLE_OK);
+    CHECK_EQ_INT(curl_easy_perform(curl), CURLE_OK);
+    CHECK_EQ_INT(atomic_load(&g_reused), 1);
+    /* The server's CA leaves the bundle: the very next request fails. */
+    REQUIRE(tu_write_certs(bundle, "w", &ca1, 1));
+    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
+    CHECK_EQ_INT(curl_easy_perform(curl), CURLE_PEER_FAILED_VERIFICATION);
+    curl_easy_cleanup(curl);
+    curl_global_cleanup();
+    stop_server(th);
+    ftls_source_free(trust);
+    X509_free(ca1), X509_free(ca2), X509_free(leaf);
+    EVP_PKEY_free(k1), EVP_PKEY_free(k2), EVP_PKEY_free(kl);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     RUN(test_long_lived_handle_sees_new_ca);
+    RUN(test_session_cache_respects_removed_ca);
     return TEST_SUMMARY();
 }
