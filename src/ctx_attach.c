@@ -197,6 +197,31 @@ static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg)
     return ok;
 }
 
+/* Safety net for clients: a per-SSL info callback replaces ours, so the
+ * stale-session check at handshake start did not run. A custom ClientHello
+ * extension callback (context-wide, no per-SSL override, nothing put on
+ * the wire) refuses to offer such a session: fail closed, never resume
+ * past removed trust. */
+#define GUARD_EXT_TYPE 0xfa17
+
+static int guard_add(SSL *ssl, unsigned int type, unsigned int context,
+                     const unsigned char **out, size_t *outlen, X509 *x,
+                     size_t chainidx, int *al, void *arg)
+{
+    (void)type, (void)out, (void)outlen, (void)x, (void)chainidx;
+    struct attachment *a = arg;
+    SSL_SESSION *sess = SSL_get_session(ssl);
+    if (!(context & SSL_EXT_CLIENT_HELLO) || sess == NULL ||
+        !SSL_SESSION_is_resumable(sess) ||
+        ftls__session_offer_ok(ssl, ftls__bundle_cell_uid(a->roots_cell)))
+        return 0; /* add nothing */
+    ftls__log(FTLS_LOG_ERROR, "attach: refusing to resume a session verified "
+              "under roots that are no longer current (a per-SSL info "
+              "callback replaced the one that would have dropped it)");
+    *al = SSL_AD_INTERNAL_ERROR;
+    return -1;
+}
+
 static int ticket_gen_cb(SSL *ssl, void *arg)
 {
     (void)arg;
@@ -331,6 +356,12 @@ ftls_code ftls_ctx_attach(SSL_CTX *ctx, const ftls_attach_config *cfg,
         a->prev_info_cb = SSL_CTX_get_info_callback(ctx);
         SSL_CTX_set_info_callback(ctx, info_cb);
     }
+    if (a->roots_cell != NULL &&
+        !SSL_CTX_add_custom_ext(ctx, GUARD_EXT_TYPE, SSL_EXT_CLIENT_HELLO,
+                                guard_add, NULL, a, NULL, NULL))
+        return ftls__err(err, FTLS_E_OPENSSL, "attach: cannot install the "
+                         "session guard (extension type 0x%x in use?)",
+                         GUARD_EXT_TYPE);
     if (a->cas_cell != NULL &&
         !SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb, a))
         return ftls__err(err, FTLS_E_OPENSSL, "attach: cannot bind tickets "

@@ -333,7 +333,10 @@ static void check_expiry(struct wsrc *ws, uint64_t now)
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
     int64_t unix_ms = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
-    int64_t next = ftls__source_check_expiry(ws->src, unix_ms / 1000);
+    /* Seconds from time(), as every other expiry decision (and status)
+     * uses: it may lag the precise clock by a tick, in which case the
+     * deadline simply comes round again a millisecond later. */
+    int64_t next = ftls__source_check_expiry(ws->src, (int64_t)time(NULL));
     uint64_t in = EXPIRY_RECHECK_MS;
     if (next > 0 && next * 1000 - unix_ms < (int64_t)in)
         in = next * 1000 > unix_ms ? (uint64_t)(next * 1000 - unix_ms) : 1;

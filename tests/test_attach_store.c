@@ -279,6 +279,7 @@ static void test_info_callback_keeps_freshness(void)
 struct resume_run {
     SSL_CTX *client, *server;
     SSL_SESSION *sess;
+    int info_cb; /* the client sets a per-SSL info callback */
 };
 
 /* One handshake, offering r->sess if set; returns the handshake result and
@@ -288,6 +289,8 @@ static int handshake_with_session(struct resume_run *r, int *reused)
     SSL *c = SSL_new(r->client), *s = SSL_new(r->server);
     REQUIRE(c && s);
     SSL_set_tlsext_host_name(c, "good.example.com");
+    if (r->info_cb)
+        SSL_set_info_callback(c, info_noop);
     if (r->sess != NULL)
         REQUIRE(SSL_set_session(c, r->sess));
     int hs = tu_handshake(c, s);
@@ -314,12 +317,12 @@ static ftls_source *rotating_trust(const char *name, char *path, size_t n)
     return t;
 }
 
-static void resume_case(int server_side, int max_version)
+static void resume_case(int server_side, int max_version, int info_cb)
 {
     char path[600];
     ftls_source *t = rotating_trust(server_side ? "cas.pem" : "roots.pem",
                                     path, sizeof(path));
-    struct resume_run r = {0};
+    struct resume_run r = {.info_cb = info_cb};
     r.server = identity_ctx(1, srv);
     r.client = server_side ? identity_ctx(0, cli) : SSL_CTX_new(TLS_client_method());
     REQUIRE(r.client != NULL);
@@ -352,14 +355,17 @@ static void resume_case(int server_side, int max_version)
 
 static void test_client_resumption_follows_roots(void)
 {
-    resume_case(0, TLS1_3_VERSION);
-    resume_case(0, TLS1_2_VERSION);
+    resume_case(0, TLS1_3_VERSION, 0);
+    resume_case(0, TLS1_2_VERSION, 0);
+    /* A per-SSL info callback cannot bring a stale session back. */
+    resume_case(0, TLS1_3_VERSION, 1);
+    resume_case(0, TLS1_2_VERSION, 1);
 }
 
 static void test_server_resumption_follows_client_cas(void)
 {
-    resume_case(1, TLS1_3_VERSION);
-    resume_case(1, TLS1_2_VERSION);
+    resume_case(1, TLS1_3_VERSION, 0);
+    resume_case(1, TLS1_2_VERSION, 0);
 }
 
 int main(void)
