@@ -202,8 +202,6 @@ static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg)
  * extension callback (context-wide, no per-SSL override, nothing put on
  * the wire) refuses to offer such a session: fail closed, never resume
  * past removed trust. */
-#define GUARD_EXT_TYPE 0xfa17
-
 static int guard_add(SSL *ssl, unsigned int type, unsigned int context,
                      const unsigned char **out, size_t *outlen, X509 *x,
                      size_t chainidx, int *al, void *arg)
@@ -357,11 +355,11 @@ ftls_code ftls_ctx_attach(SSL_CTX *ctx, const ftls_attach_config *cfg,
         SSL_CTX_set_info_callback(ctx, info_cb);
     }
     if (a->roots_cell != NULL &&
-        !SSL_CTX_add_custom_ext(ctx, GUARD_EXT_TYPE, SSL_EXT_CLIENT_HELLO,
+        !SSL_CTX_add_custom_ext(ctx, FTLS_SESSION_GUARD_EXT, SSL_EXT_CLIENT_HELLO,
                                 guard_add, NULL, a, NULL, NULL))
         return ftls__err(err, FTLS_E_OPENSSL, "attach: cannot install the "
                          "session guard (extension type 0x%x in use?)",
-                         GUARD_EXT_TYPE);
+                         FTLS_SESSION_GUARD_EXT);
     if (a->cas_cell != NULL &&
         !SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb, a))
         return ftls__err(err, FTLS_E_OPENSSL, "attach: cannot bind tickets "

@@ -90,6 +90,7 @@ void ftls__ctx_counter_unref(struct ftls__ctx_counter *c)
 struct ctx_info {
     struct ftls__ticket_keys keys;
     int has_keys;
+    uint64_t trust_uid; /* the root set this context verifies peers with */
     unsigned char *alpn;
     size_t alpn_len;
     struct ftls__ctx_counter *counter;
@@ -159,6 +160,89 @@ static int alpn_select(SSL *s, const unsigned char **out, unsigned char *outlen,
         return SSL_TLSEXT_ERR_ALERT_FATAL; /* no common protocol */
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
+}
+
+/* ---- factory contexts: sessions bound to the context's trust ---------- */
+
+static const struct ctx_info *info_of(const SSL *ssl)
+{
+    return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_idx);
+}
+
+static int bound_verify_cb(X509_STORE_CTX *xctx, void *arg)
+{
+    (void)arg;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xctx,
+                                          SSL_get_ex_data_X509_STORE_CTX_idx());
+    int ok = X509_verify_cert(xctx);
+    const struct ctx_info *i = ssl ? info_of(ssl) : NULL;
+    if (i != NULL)
+        ftls__session_tag(ssl, i->trust_uid);
+    return ok;
+}
+
+static void bound_info_cb(const SSL *cssl, int where, int ret)
+{
+    (void)ret;
+    SSL *ssl = (SSL *)cssl;
+    const struct ctx_info *i = info_of(ssl);
+    if ((where & SSL_CB_HANDSHAKE_START) && i != NULL && !SSL_is_server(ssl))
+        ftls__session_drop_stale(ssl, i->trust_uid);
+}
+
+static int bound_guard(SSL *ssl, unsigned int type, unsigned int context,
+                       const unsigned char **out, size_t *outlen, X509 *x,
+                       size_t chainidx, int *al, void *arg)
+{
+    (void)type, (void)out, (void)outlen, (void)x, (void)chainidx, (void)arg;
+    const struct ctx_info *i = info_of(ssl);
+    SSL_SESSION *sess = SSL_get_session(ssl);
+    if (!(context & SSL_EXT_CLIENT_HELLO) || i == NULL || sess == NULL ||
+        !SSL_SESSION_is_resumable(sess) ||
+        ftls__session_offer_ok(ssl, i->trust_uid))
+        return 0;
+    ftls__log(FTLS_LOG_ERROR, "ctx factory: refusing to resume a session "
+              "verified under roots that are no longer current");
+    *al = SSL_AD_INTERNAL_ERROR;
+    return -1;
+}
+
+static int bound_ticket_gen(SSL *ssl, void *arg)
+{
+    (void)arg;
+    return ftls__ticket_gen(ssl);
+}
+
+static SSL_TICKET_RETURN bound_ticket_dec(SSL *ssl, SSL_SESSION *sess,
+                                          const unsigned char *keyname,
+                                          size_t keyname_len,
+                                          SSL_TICKET_STATUS status, void *arg)
+{
+    (void)keyname, (void)keyname_len, (void)arg;
+    const struct ctx_info *i = info_of(ssl);
+    return ftls__ticket_dec(sess, status, i ? i->trust_uid : 0);
+}
+
+ftls_code ftls__ctx_bind_sessions(SSL_CTX *ctx, int is_server,
+                                  uint64_t trust_uid, ftls_error *err)
+{
+    struct ctx_info *i = SSL_CTX_get_ex_data(ctx, g_idx);
+    if (i == NULL)
+        return ftls__err(err, FTLS_E_INTERNAL, "ctx: not installed");
+    i->trust_uid = trust_uid;
+    SSL_CTX_set_cert_verify_callback(ctx, bound_verify_cb, NULL);
+    if (is_server) {
+        if (!SSL_CTX_set_session_ticket_cb(ctx, bound_ticket_gen,
+                                           bound_ticket_dec, NULL))
+            return ftls__err(err, FTLS_E_OPENSSL, "ctx: cannot bind tickets");
+        return FTLS_OK;
+    }
+    SSL_CTX_set_info_callback(ctx, bound_info_cb);
+    if (!SSL_CTX_add_custom_ext(ctx, FTLS_SESSION_GUARD_EXT, SSL_EXT_CLIENT_HELLO,
+                                bound_guard, NULL, NULL, NULL, NULL))
+        return ftls__err(err, FTLS_E_OPENSSL, "ctx: cannot install the session "
+                         "guard");
+    return FTLS_OK;
 }
 
 ftls_code ftls__ctx_install(SSL_CTX *ctx, int is_server,

@@ -7,6 +7,7 @@
 
 #include "fork.h"
 #include "ctx_internal.h"
+#include "roots_internal.h"
 #include "source_internal.h"
 
 struct ftls_ctx_factory {
@@ -162,9 +163,12 @@ ftls_code ftls_ctx_factory_set_system_roots(ftls_ctx_factory *f,
     return FTLS_OK;
 }
 
-/* The verification store (and, for client CAs, the advertised names). */
-static ftls_code apply_trust(ftls_ctx_factory *f, SSL_CTX *ctx, ftls_error *err)
+/* The verification store (and, for client CAs, the advertised names);
+ * *uid names the root set used (0: none). */
+static ftls_code apply_trust(ftls_ctx_factory *f, SSL_CTX *ctx, uint64_t *uid,
+                             ftls_error *err)
 {
+    *uid = 0;
     ftls_roots *roots = NULL;
     int advertise = f->t.is_server && f->client_cas != NULL;
     ftls_source *src = advertise ? f->client_cas : f->roots_src;
@@ -174,8 +178,10 @@ static ftls_code apply_trust(ftls_ctx_factory *f, SSL_CTX *ctx, ftls_error *err)
     else
         return FTLS_OK; /* nothing configured: an empty store, nothing trusted */
     struct ftls__trust_bundle *b = NULL;
-    if (rc == FTLS_OK)
+    if (rc == FTLS_OK) {
+        *uid = ftls__roots_uid(roots);
         rc = ftls__trust_bundle_new(roots, &b, err);
+    }
     ftls_roots_free(roots);
     if (rc != FTLS_OK)
         return rc;
@@ -238,8 +244,12 @@ ftls_code ftls_ctx_factory_build(ftls_ctx_factory *f, ftls_error *err)
     if (rc == FTLS_OK && f->identity != NULL &&
         (rc = ftls_source_get1_identity(f->identity, &id, err)) == FTLS_OK)
         rc = ftls_identity_use_ctx(id, ctx, err);
+    uint64_t trust_uid = 0;
     if (rc == FTLS_OK)
-        rc = apply_trust(f, ctx, err);
+        rc = apply_trust(f, ctx, &trust_uid, err);
+    /* Servers that verify no client have nothing to bind. */
+    if (rc == FTLS_OK && (!f->t.is_server || f->client_cas != NULL))
+        rc = ftls__ctx_bind_sessions(ctx, f->t.is_server, trust_uid, err);
     if (rc == FTLS_OK && f->t.setup != NULL && !f->t.setup(ctx, f->t.setup_arg))
         rc = ftls__err(err, FTLS_E_STATE, "ctx factory: setup callback refused "
                        "the context");

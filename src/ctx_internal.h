@@ -79,6 +79,14 @@ ftls_code ftls__ctx_install(SSL_CTX *ctx, int is_server,
                             const struct ftls__ticket_keys *keys,
                             const unsigned char *alpn, size_t alpn_len,
                             struct ftls__ctx_counter *counter, ftls_error *err);
+/* Factory contexts: bind sessions to the root set `trust_uid` this context
+ * verifies peers with (servers: client CAs), as attach mode does. After
+ * ftls__ctx_install(). */
+ftls_code ftls__ctx_bind_sessions(SSL_CTX *ctx, int is_server,
+                                  uint64_t trust_uid, ftls_error *err);
+/* The custom ClientHello extension type of the stale-session guard
+ * (never put on the wire). */
+#define FTLS_SESSION_GUARD_EXT 0xfa17
 struct ftls__ctx_counter *ftls__ctx_counter_new(void);
 void ftls__ctx_counter_unref(struct ftls__ctx_counter *c);
 
