@@ -63,6 +63,9 @@ struct setting {
     const char *host;      /* SSL_set1_host (client side only) */
     int info_cb;           /* a per-SSL info callback */
     int ssl_store;         /* a per-SSL verify store with B only */
+    const char *email;     /* X509_VERIFY_PARAM_set1_email on the SSL */
+    int depth;             /* SSL_set_verify_depth(depth - 1); 0: leave */
+    const char *ip;        /* X509_VERIFY_PARAM_set1_ip_asc on the SSL */
 };
 
 static int reject_all(int ok, X509_STORE_CTX *ctx)
@@ -109,6 +112,12 @@ static void configure_ctx(SSL_CTX *c, const struct setting *s, int attached,
 
 static void configure_ssl(SSL *ssl, const struct setting *s)
 {
+    if (s->email)
+        REQUIRE(X509_VERIFY_PARAM_set1_email(SSL_get0_param(ssl), s->email, 0));
+    if (s->ip)
+        REQUIRE(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), s->ip));
+    if (s->depth > 0)
+        SSL_set_verify_depth(ssl, s->depth - 1);
     if (s->ssl_purpose)
         REQUIRE(SSL_set_purpose(ssl, s->ssl_purpose));
     if (s->ssl_cb)
@@ -238,6 +247,12 @@ static void test_purpose_callback_and_flag_settings(void)
         {.name = "host mismatch", .host = "evil.example.net"},
         {.name = "per-SSL info callback", .info_cb = 1},
         {.name = "per-SSL verify store (other root)", .ssl_store = 1},
+        {.name = "email mismatch", .email = "someone@example.com"},
+        {.name = "IP mismatch", .ip = "192.0.2.7"},
+        {.name = "depth 0 (chain too long)", .depth = 1},
+        {.name = "depth 1 (enough)", .depth = 2},
+        {.name = "depth 0, store callback forgives all", .depth = 1,
+         .store_cb = 2},
     };
     for (size_t i = 0; i < FTLS_ARRAY_LEN(cases); i++)
         compare(&cases[i]);
