@@ -206,7 +206,8 @@ static ftls_code visit_dir(struct walk *w, const char *dir, ftls_error *err)
         }
         n++;
     }
-    qsort(names, n, sizeof(*names), cmp_str); /* deterministic order */
+    if (n > 1) /* an empty directory has no array: qsort(NULL, ...) is UB */
+        qsort(names, n, sizeof(*names), cmp_str); /* deterministic order */
     for (size_t i = 0; i < n && rc == FTLS_OK; i++) {
         char path[PATH_MAX];
         int pl = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
