@@ -208,16 +208,8 @@ static int guard_add(SSL *ssl, unsigned int type, unsigned int context,
 {
     (void)type, (void)out, (void)outlen, (void)x, (void)chainidx;
     struct attachment *a = arg;
-    SSL_SESSION *sess = SSL_get_session(ssl);
-    if (!(context & SSL_EXT_CLIENT_HELLO) || sess == NULL ||
-        !SSL_SESSION_is_resumable(sess) ||
-        ftls__session_offer_ok(ssl, ftls__bundle_cell_uid(a->roots_cell)))
-        return 0; /* add nothing */
-    ftls__log(FTLS_LOG_ERROR, "attach: refusing to resume a session verified "
-              "under roots that are no longer current (a per-SSL info "
-              "callback replaced the one that would have dropped it)");
-    *al = SSL_AD_INTERNAL_ERROR;
-    return -1;
+    return ftls__session_guard(ssl, context,
+                               ftls__bundle_cell_uid(a->roots_cell), al);
 }
 
 static int ticket_gen_cb(SSL *ssl, void *arg)

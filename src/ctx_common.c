@@ -196,15 +196,7 @@ static int bound_guard(SSL *ssl, unsigned int type, unsigned int context,
 {
     (void)type, (void)out, (void)outlen, (void)x, (void)chainidx, (void)arg;
     const struct ctx_info *i = info_of(ssl);
-    SSL_SESSION *sess = SSL_get_session(ssl);
-    if (!(context & SSL_EXT_CLIENT_HELLO) || i == NULL || sess == NULL ||
-        !SSL_SESSION_is_resumable(sess) ||
-        ftls__session_offer_ok(ssl, i->trust_uid))
-        return 0;
-    ftls__log(FTLS_LOG_ERROR, "ctx factory: refusing to resume a session "
-              "verified under roots that are no longer current");
-    *al = SSL_AD_INTERNAL_ERROR;
-    return -1;
+    return i == NULL ? 0 : ftls__session_guard(ssl, context, i->trust_uid, al);
 }
 
 static int bound_ticket_gen(SSL *ssl, void *arg)

@@ -54,6 +54,12 @@ void ftls__session_tag(SSL *ssl, uint64_t generation);
  * under `generation`; drop_stale() removes it otherwise. */
 int ftls__session_offer_ok(SSL *ssl, uint64_t generation);
 void ftls__session_drop_stale(SSL *ssl, uint64_t generation);
+/* Body of the ClientHello custom-extension "add" callback that guards
+ * clients whose per-SSL info callback replaced the drop above: 0 (add no
+ * extension) unless a stale resumable session is about to be offered,
+ * then -1 with *al set, failing the handshake. */
+int ftls__session_guard(SSL *ssl, unsigned int context, uint64_t generation,
+                        int *al);
 /* Server tickets: put the verifying generation of an authenticated client
  * in the ticket; decide whether a decrypted ticket may be used under the
  * current client-CA `generation`. */

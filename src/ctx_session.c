@@ -58,6 +58,21 @@ void ftls__session_drop_stale(SSL *ssl, uint64_t generation)
     (void)SSL_set_session(ssl, NULL);
 }
 
+int ftls__session_guard(SSL *ssl, unsigned int context, uint64_t generation,
+                        int *al)
+{
+    SSL_SESSION *sess = SSL_get_session(ssl);
+    if (!(context & SSL_EXT_CLIENT_HELLO) || sess == NULL ||
+        !SSL_SESSION_is_resumable(sess) ||
+        ftls__session_offer_ok(ssl, generation))
+        return 0; /* add nothing */
+    ftls__log(FTLS_LOG_ERROR, "refusing to resume a session verified under "
+              "roots that are no longer current (a per-SSL info callback "
+              "replaced the one that would have dropped it)");
+    *al = SSL_AD_INTERNAL_ERROR;
+    return -1;
+}
+
 /* ---- server tickets ---------------------------------------------------------- */
 
 int ftls__ticket_gen(SSL *ssl)
