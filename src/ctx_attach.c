@@ -206,8 +206,11 @@ static int guard_add(SSL *ssl, unsigned int type, unsigned int context,
                      const unsigned char **out, size_t *outlen, X509 *x,
                      size_t chainidx, int *al, void *arg)
 {
-    (void)type, (void)out, (void)outlen, (void)x, (void)chainidx;
-    struct attachment *a = arg;
+    (void)type, (void)out, (void)outlen, (void)x, (void)chainidx, (void)arg;
+    const struct attachment *a =
+        SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_idx);
+    if (a == NULL || a->roots_cell == NULL)
+        return 0;
     return ftls__session_guard(ssl, context,
                                ftls__bundle_cell_uid(a->roots_cell), al);
 }
@@ -333,28 +336,30 @@ ftls_code ftls_ctx_attach(SSL_CTX *ctx, const ftls_attach_config *cfg,
     ftls_code rc = setup(a, cfg, err);
     if (rc == FTLS_OK && !SSL_CTX_set_ex_data(ctx, g_idx, a))
         rc = ftls__err(err, FTLS_E_OPENSSL, "attach: cannot attach data");
+    /* The one step that can still fail, before any callback is set. Its
+     * callback finds the attachment through the context's ex_data. */
+    if (rc == FTLS_OK && a->roots_cell != NULL &&
+        !SSL_CTX_add_custom_ext(ctx, FTLS_SESSION_GUARD_EXT, SSL_EXT_CLIENT_HELLO,
+                                guard_add, NULL, NULL, NULL, NULL)) {
+        (void)SSL_CTX_set_ex_data(ctx, g_idx, NULL);
+        rc = ftls__err(err, FTLS_E_OPENSSL, "attach: cannot install the "
+                       "session guard (extension type 0x%x in use?)",
+                       FTLS_SESSION_GUARD_EXT);
+    }
     if (rc != FTLS_OK) {
         attachment_free(a);
         return rc;
     }
     /* The context owns the attachment from here on. */
+    a->ctx = ctx;
     if (a->nids > 0)
         SSL_CTX_set_cert_cb(ctx, cert_cb, a);
-    a->ctx = ctx;
     if (a->roots_cell != NULL || a->cas_cell != NULL) {
         SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, a);
         a->prev_info_cb = SSL_CTX_get_info_callback(ctx);
         SSL_CTX_set_info_callback(ctx, info_cb);
     }
-    if (a->roots_cell != NULL &&
-        !SSL_CTX_add_custom_ext(ctx, FTLS_SESSION_GUARD_EXT, SSL_EXT_CLIENT_HELLO,
-                                guard_add, NULL, a, NULL, NULL))
-        return ftls__err(err, FTLS_E_OPENSSL, "attach: cannot install the "
-                         "session guard (extension type 0x%x in use?)",
-                         FTLS_SESSION_GUARD_EXT);
-    if (a->cas_cell != NULL &&
-        !SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb, a))
-        return ftls__err(err, FTLS_E_OPENSSL, "attach: cannot bind tickets "
-                         "to client CAs");
+    if (a->cas_cell != NULL) /* (always succeeds) */
+        (void)SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb, a);
     return FTLS_OK;
 }

@@ -232,16 +232,17 @@ static void test_mint(void)
 
 /* ---- attach and factory build ------------------------------------------------- */
 
-static ftls_source *g_id_src;
+static ftls_source *g_id_src, *g_trust_src;
 
 static ftls_code attach_step(void *a)
 {
     (void)a;
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
     if (ctx == NULL)
         return FTLS_E_NOMEM;
     ftls_attach_identity ids[] = {{NULL, g_id_src}};
-    ftls_attach_config cfg = {.identities = ids, .n_identities = 1};
+    ftls_attach_config cfg = {.identities = ids, .n_identities = 1,
+                              .roots = g_trust_src, .client_cas = g_trust_src};
     ftls_code rc = ftls_ctx_attach(ctx, &cfg, NULL);
     SSL_CTX_free(ctx);
     return rc;
@@ -270,6 +271,12 @@ static void test_attach_and_build(void)
     REQUIRE(ftls_source_set_memory(g_id_src, g_cert[0], g_cert_len[0], g_key[0],
                                    g_key_len[0], NULL) == FTLS_OK);
     REQUIRE(ftls_source_reload(g_id_src, NULL) == FTLS_OK);
+    char *dir = tu_tmpdir(), bundle[600];
+    REQUIRE(dir != NULL);
+    snprintf(bundle, sizeof(bundle), "%s/ca.pem", dir);
+    REQUIRE(tu_write_certs(bundle, "w", &g_ca, 1));
+    REQUIRE(ftls_source_new_trust(bundle, NULL, &g_trust_src, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_reload(g_trust_src, NULL) == FTLS_OK);
     struct path pa = {"attach", attach_step, always, NULL, NULL};
     inject_each(&pa);
 
@@ -281,6 +288,9 @@ static void test_attach_and_build(void)
     inject_each(&pb);
     ftls_ctx_factory_free(g_factory);
     ftls_source_free(g_id_src);
+    ftls_source_free(g_trust_src);
+    tu_rmrf(dir);
+    free(dir);
 }
 
 int main(void)
