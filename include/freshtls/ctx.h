@@ -102,7 +102,17 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_identity(
 /** @brief Roots to verify peers against, from a trust source. @since 0.1.0 */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_roots(
     ftls_ctx_factory *f, ftls_source *trust, ftls_error *err);
-/** @brief Roots from the process-wide store (ftls_roots_get1()). @since 0.1.0 */
+/**
+ * @brief Roots from the process-wide store (ftls_roots_get1(@p which)),
+ *        followed: every successful ftls_roots_refresh() (by hand or by
+ *        the roots watcher) rebuilds the factory's context, with no
+ *        ftls_ctx_factory_build() by the caller. Loads the roots now if
+ *        needed (an internal ftls_source_new_system_roots() source).
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_STATE (roots already
+ *         set); the load's error (e.g. FTLS_E_NO_ROOTS).
+ * @par Thread-safety: before the factory is shared.
+ * @since 0.1.0 (follows refreshes: 0.2.0)
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_system_roots(
     ftls_ctx_factory *f, ftls_roots_source which, ftls_error *err);
 /** @brief Server: CAs for client certificates (verified and advertised). @since 0.1.0 */
@@ -156,25 +166,46 @@ typedef struct ftls_attach_config {
  * @brief Make an existing SSL_CTX use the newest material on every new
  *        handshake.
  *
- * Installs a certificate callback (identities) and an info callback that,
- * at the start of each handshake, points the SSL at the newest
- * verification store and client-CA list (the application's own info
- * callback, if any, is still called). The SSL_CTX's verify mode, verify
- * callback, depth, purpose and every per-SSL setting stay the
- * application's. Stores are built when trust material is published.
+ * Installs, on the context:
+ * - a certificate callback that serves the newest identity by SNI;
+ * - a certificate verification callback (SSL_CTX_set_cert_verify_callback)
+ *   that verifies every peer against the newest roots (clients) or client
+ *   CAs (servers) *with the application's own verification*: the SSL's
+ *   merged parameters (host, IP, email, purpose, depth, flags, DANE), its
+ *   verify callback, and everything set on the context's X509_STORE (CRLs,
+ *   looked up live, CRL and other flags, purpose, trust, store callbacks,
+ *   lookups). A verify store the application set explicitly
+ *   (SSL_set1_verify_cert_store, SSL_CTX_set1_verify_cert_store) is used
+ *   as plain OpenSSL would, untouched. Before any trust is published,
+ *   verification fails as with an empty store;
+ * - session binding: a client resumes a session only while the roots that
+ *   verified it are the newest; a server ignores the ticket of a client
+ *   authenticated under other client CAs and flushes its session cache
+ *   when they change;
+ * - an info callback (the application's previous one is still called)
+ *   for the client-CA names and the client-side session check, and on
+ *   clients a ClientHello callback (custom extension type 0xfa17, never
+ *   sent) that fails the handshake rather than resume a stale session
+ *   when a per-SSL info callback replaced freshtls's.
  *
- * The attachment lives as long as the SSL_CTX (it is freed with it) and
- * holds references to its sources' published state; the sources
- * themselves must outlive the SSL_CTX. Attaching twice is an error.
+ * Per-SSL settings cannot bypass any of this. The attachment lives as long
+ * as the SSL_CTX (freed with it) and holds references to its sources'
+ * published state; the sources themselves must outlive the SSL_CTX.
+ * Attaching twice is an error. Design: docs/design/ctx.md.
  *
- * @warning OpenSSL keeps one certificate callback and one info callback
- *          per SSL_CTX. Set your own info callback before attaching (it is
- *          chained); setting either callback after attaching replaces
- *          freshtls' and turns the corresponding freshness off.
+ * @warning OpenSSL keeps one certificate callback, one certificate
+ *          verification callback and one session-ticket callback per
+ *          SSL_CTX: freshtls replaces any the application set, and setting
+ *          one after attaching turns that part of freshness off. A per-SSL
+ *          certificate callback (SSL_set_cert_cb) likewise replaces the
+ *          identity selection for that SSL.
+ * @warning A verify callback that reaches its store through
+ *          X509_STORE_CTX_get0_store() sees freshtls's derived store.
  * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_STATE (already
- *         attached); FTLS_E_NOMEM.
+ *         attached); FTLS_E_NOMEM; FTLS_E_OPENSSL (e.g. extension type
+ *         0xfa17 already registered). On failure the context is unchanged.
  * @par Thread-safety: call before the SSL_CTX is used by other threads.
- * @since 0.1.0
+ * @since 0.1.0 (verification, session binding: 0.2.0)
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_attach(SSL_CTX *ctx,
                                                  const ftls_attach_config *cfg,
