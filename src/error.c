@@ -203,9 +203,10 @@ static ftls_code record(ftls_error *err, ftls_code code, const char *suffix,
         return code;
     err->code = code;
     err->message[0] = '\0';
-    if (fmt != NULL)
+    if (fmt != NULL) {
         vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    else
+        ftls__escape(err->message, sizeof(err->message)); /* may embed peer bytes */
+    } else
         buf_append(err->message, sizeof(err->message), "%s",
                    ftls_code_describe(code));
     if (suffix != NULL)

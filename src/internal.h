@@ -33,6 +33,12 @@ void ftls__error_copy(ftls_error *dst, const ftls_error *src);
 ftls_code ftls__code_from_errno(int errnum);
 
 /* ---- logging (log.c) -------------------------------------------------- */
+/* Rewrite a NUL-terminated string in place so that it holds printable
+ * ASCII only: every other byte (controls, DEL, anything >= 0x80) becomes
+ * \xNN, so untrusted bytes (an SNI name, a file name) cannot forge log
+ * lines or drive a terminal. Idempotent. Truncates to cap - 1 bytes at an
+ * escape boundary; returns the new length. */
+size_t ftls__escape(char *buf, size_t cap);
 void ftls__log(ftls_log_level level, const char *fmt, ...) FTLS_PRINTF(2, 3);
 int ftls__log_enabled(ftls_log_level level);
 

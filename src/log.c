@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "fork.h"
 #include "internal.h"
@@ -41,6 +42,30 @@ const char *ftls_log_level_name(ftls_log_level level)
     return "unknown";
 }
 
+size_t ftls__escape(char *buf, size_t cap)
+{
+    if (buf == NULL || cap == 0)
+        return 0;
+    char tmp[2048];
+    size_t n = strnlen(buf, cap), o = 0;
+    if (n >= sizeof(tmp))
+        n = sizeof(tmp) - 1;
+    memcpy(tmp, buf, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)tmp[i];
+        int plain = c >= 0x20 && c < 0x7f;
+        size_t need = plain ? 1 : 4;
+        if (o + need >= cap)
+            break; /* truncate rather than cut an escape in half */
+        if (plain)
+            buf[o++] = (char)c;
+        else
+            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+    }
+    buf[o] = '\0';
+    return o;
+}
+
 int ftls__log_enabled(ftls_log_level level)
 {
     return (int)level <= atomic_load_explicit(&g_log_max, memory_order_relaxed);
@@ -55,6 +80,7 @@ void ftls__log(ftls_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    ftls__escape(msg, sizeof(msg)); /* names and paths may come from peers */
 
     ftls__lock(&g_log_lock);
     ftls_log_fn fn = g_log_fn;

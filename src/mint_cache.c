@@ -345,8 +345,13 @@ static int sni_name(const unsigned char *p, size_t len, char *out, size_t n)
 static int refuse(const struct resolver *r, const char *name, ftls_code why,
                   const char *msg, int *al, int alert)
 {
-    if (r->audit != NULL)
-        r->audit(name, why, msg, r->ud);
+    if (r->audit != NULL) {
+        /* The name is the client's bytes: escape them for the record. */
+        char safe[4 * 512 + 1];
+        snprintf(safe, sizeof(safe), "%s", name);
+        ftls__escape(safe, sizeof(safe));
+        r->audit(safe, why, msg, r->ud);
+    }
     *al = alert;
     return SSL_CLIENT_HELLO_ERROR;
 }

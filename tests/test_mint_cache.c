@@ -175,6 +175,13 @@ static void test_resolver(void)
     CHECK_EQ_INT(a.calls, 2);
     CHECK(strcmp(a.name, "under_score.example") == 0);
     CHECK_STR_CONTAINS(a.msg, "'_' is not allowed");
+    /* Hostile bytes in the SNI reach the audit record, and the error
+     * message, escaped: no line breaks or terminal escapes. */
+    CHECK(handshake_for(server, client, "evil\n2026 loaded generation 9\x1b[31m") != 1);
+    CHECK_EQ_INT(a.calls, 3);
+    CHECK(strchr(a.name, '\n') == NULL && strchr(a.name, '\x1b') == NULL);
+    CHECK_STR_CONTAINS(a.name, "evil\\x0a2026 loaded generation 9\\x1b[31m");
+    CHECK(strchr(a.msg, '\n') == NULL && strchr(a.msg, '\x1b') == NULL);
     /* A mint failure (lifetime beyond the cap) also fails closed. */
     ftls_leaf_cache *broken = NULL;
     ftls_leaf_cache_options bo = {.mint = {.lifetime = 400LL * 86400}};

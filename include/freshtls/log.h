@@ -23,7 +23,11 @@ typedef enum ftls_log_level {
 /**
  * @brief Logging callback.
  * @param level   severity.
- * @param message NUL-terminated text without a trailing newline.
+ * @param message NUL-terminated text without a trailing newline, printable
+ *        ASCII only: bytes that may come from peers or file names
+ *        (control characters, DEL, non-ASCII) are escaped as \xNN, so a
+ *        message is one safe line. (Error messages, ftls_error_message(),
+ *        are escaped the same way.)
  * @warning @p message is borrowed for the duration of the call only.
  * @warning May be called from any thread freshtls runs on, including its
  *          internal watcher threads, concurrently. It must not call

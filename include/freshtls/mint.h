@@ -168,7 +168,9 @@ FTLS_API void ftls_leaf_cache_free(ftls_leaf_cache *c);
 
 /**
  * @brief Audit callback: a handshake was refused. @p name is the SNI
- *        ("" when absent); @p message says why.
+ *        ("" when absent) with every non-printable byte escaped as \xNN,
+ *        so it is safe to write to a log or a terminal as it is;
+ *        @p message says why (escaped the same way).
  */
 typedef void (*ftls_audit_fn)(const char *name, ftls_code reason,
                               const char *message, void *userdata);
