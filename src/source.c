@@ -87,8 +87,9 @@ ftls_code ftls__source_new(enum kind kind, const ftls_identity_options *o,
     }
     s->cert_name = dup_opt(o && o->cert_name ? o->cert_name : "tls.crt", &ok);
     s->key_name = dup_opt(o && o->key_name ? o->key_name : "tls.key", &ok);
-    ftls_code rc = ok ? ftls_cell_new(kind == K_TRUST || kind == K_SYSTEM ? cell_free_roots
-                                                      : cell_free_identity,
+    int trust = kind == K_TRUST || kind == K_SYSTEM;
+    ftls_code rc = ok ? ftls_cell_new(trust ? cell_free_roots
+                                            : cell_free_identity,
                                       NULL, &s->cell, err)
                       : ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
     if (rc != FTLS_OK) {
