@@ -109,35 +109,64 @@ static CURL *fresh_handle(const char *url, ftls_source *trust, size_t *got)
     return curl;
 }
 
-static void test_long_lived_handle_sees_new_ca(void)
+/* Two CAs, a server whose leaf the second one signed, a bundle file
+ * holding the first n CAs (1: ca1, 2: ca1+ca2), a trust source over it. */
+struct fixture {
+    char *dir;
+    char bundle[4200], url[64];
+    EVP_PKEY *k1, *k2, *kl;
+    X509 *ca1, *ca2, *leaf;
+    pthread_t th;
+    ftls_source *trust;
+};
+
+static void set_bundle(struct fixture *f, int n)
 {
-    char *dir = tu_tmpdir();
-    REQUIRE(dir != NULL);
-    EVP_PKEY *k1 = tu_key(), *k2 = tu_key(), *kl = tu_key();
-    struct tu_cert_opts o1 = {.cn = "Old CA", .ca = 1}, o2 = {.cn = "New CA", .ca = 1};
-    X509 *ca1 = tu_cert(&o1, k1, NULL, NULL), *ca2 = tu_cert(&o2, k2, NULL, NULL);
+    X509 *cas[2] = {f->ca1, f->ca2};
+    REQUIRE(tu_write_certs(f->bundle, "w", cas, n));
+    REQUIRE(ftls_source_reload(f->trust, NULL) == FTLS_OK);
+}
+
+static void fixture_up(struct fixture *f, int n)
+{
+    REQUIRE((f->dir = tu_tmpdir()) != NULL);
+    f->k1 = tu_key(), f->k2 = tu_key(), f->kl = tu_key();
+    struct tu_cert_opts o1 = {.cn = "First CA", .ca = 1};
+    struct tu_cert_opts o2 = {.cn = "Server's CA", .ca = 1};
+    f->ca1 = tu_cert(&o1, f->k1, NULL, NULL);
+    f->ca2 = tu_cert(&o2, f->k2, NULL, NULL);
     struct tu_cert_opts ol = {.cn = "127.0.0.1", .ip = "127.0.0.1",
                               .eku = "serverAuth", .not_before_offset = -3600};
-    X509 *leaf = tu_cert(&ol, kl, ca2, k2); /* signed by the new CA */
-    REQUIRE(ca1 && ca2 && leaf);
-    char bundle[4200], url[64];
-    pthread_t th = start_server(leaf, kl, url, sizeof(url));
-    snprintf(bundle, sizeof(bundle), "%s/ca-bundle.pem", dir);
-    REQUIRE(tu_write_certs(bundle, "w", &ca1, 1));
-    ftls_source *trust = NULL;
-    REQUIRE(ftls_source_new_trust(bundle, NULL, &trust, NULL) == FTLS_OK);
-    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
-
+    f->leaf = tu_cert(&ol, f->kl, f->ca2, f->k2);
+    REQUIRE(f->ca1 && f->ca2 && f->leaf);
+    f->th = start_server(f->leaf, f->kl, f->url, sizeof(f->url));
+    snprintf(f->bundle, sizeof(f->bundle), "%s/ca-bundle.pem", f->dir);
+    REQUIRE(ftls_source_new_trust(f->bundle, NULL, &f->trust, NULL) == FTLS_OK);
+    set_bundle(f, n); /* the first read happens here */
     REQUIRE(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+}
+
+static void fixture_down(struct fixture *f)
+{
+    curl_global_cleanup();
+    stop_server(f->th);
+    ftls_source_free(f->trust);
+    X509_free(f->ca1), X509_free(f->ca2), X509_free(f->leaf);
+    EVP_PKEY_free(f->k1), EVP_PKEY_free(f->k2), EVP_PKEY_free(f->kl);
+    tu_rmrf(f->dir);
+    free(f->dir);
+}
+
+static void test_long_lived_handle_sees_new_ca(void)
+{
+    struct fixture f;
+    fixture_up(&f, 1); /* the server's CA is not trusted yet */
     size_t got = 0;
-    CURL *curl = fresh_handle(url, trust, &got);
-    /* The server's CA is not trusted yet. */
+    CURL *curl = fresh_handle(f.url, f.trust, &got);
     CURLcode rc = curl_easy_perform(curl);
     CHECK_EQ_INT(rc, CURLE_PEER_FAILED_VERIFICATION);
     /* Add it to the bundle; the same handle now succeeds. */
-    X509 *both[2] = {ca1, ca2};
-    REQUIRE(tu_write_certs(bundle, "w", both, 2));
-    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
+    set_bundle(&f, 2);
     rc = curl_easy_perform(curl);
     if (rc != CURLE_OK)
         fprintf(stderr, "curl: %s\n", curl_easy_strerror(rc));
@@ -147,57 +176,24 @@ static void test_long_lived_handle_sees_new_ca(void)
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
     CHECK_EQ_INT(code, 200);
     curl_easy_cleanup(curl);
-    curl_global_cleanup();
-    stop_server(th);
-    ftls_source_free(trust);
-    X509_free(ca1);
-    X509_free(ca2);
-    X509_free(leaf);
-    EVP_PKEY_free(k1);
-    EVP_PKEY_free(k2);
-    EVP_PKEY_free(kl);
-    tu_rmrf(dir);
-    free(dir);
+    fixture_down(&f);
 }
 
 static void test_session_cache_respects_removed_ca(void)
 {
-    char *dir = tu_tmpdir();
-    REQUIRE(dir != NULL);
-    EVP_PKEY *k1 = tu_key(), *k2 = tu_key(), *kl = tu_key();
-    struct tu_cert_opts o1 = {.cn = "Kept CA", .ca = 1}, o2 = {.cn = "Removed CA", .ca = 1};
-    X509 *ca1 = tu_cert(&o1, k1, NULL, NULL), *ca2 = tu_cert(&o2, k2, NULL, NULL);
-    struct tu_cert_opts ol = {.cn = "127.0.0.1", .ip = "127.0.0.1",
-                              .eku = "serverAuth", .not_before_offset = -3600};
-    X509 *leaf = tu_cert(&ol, kl, ca2, k2);
-    REQUIRE(ca1 && ca2 && leaf);
-    char url[64], bundle[4200];
-    pthread_t th = start_server(leaf, kl, url, sizeof(url));
-    snprintf(bundle, sizeof(bundle), "%s/ca-bundle.pem", dir);
-    X509 *both[2] = {ca1, ca2};
-    REQUIRE(tu_write_certs(bundle, "w", both, 2));
-    ftls_source *trust = NULL;
-    REQUIRE(ftls_source_new_trust(bundle, NULL, &trust, NULL) == FTLS_OK);
-    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
-    REQUIRE(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK);
+    struct fixture f;
+    fixture_up(&f, 2);
     size_t got = 0;
-    CURL *curl = fresh_handle(url, trust, &got);
+    CURL *curl = fresh_handle(f.url, f.trust, &got);
     /* Default session cache: the second connection resumes. */
     CHECK_EQ_INT(curl_easy_perform(curl), CURLE_OK);
     CHECK_EQ_INT(curl_easy_perform(curl), CURLE_OK);
     CHECK_EQ_INT(atomic_load(&g_reused), 1);
     /* The server's CA leaves the bundle: the very next request fails. */
-    REQUIRE(tu_write_certs(bundle, "w", &ca1, 1));
-    REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
+    set_bundle(&f, 1);
     CHECK_EQ_INT(curl_easy_perform(curl), CURLE_PEER_FAILED_VERIFICATION);
     curl_easy_cleanup(curl);
-    curl_global_cleanup();
-    stop_server(th);
-    ftls_source_free(trust);
-    X509_free(ca1), X509_free(ca2), X509_free(leaf);
-    EVP_PKEY_free(k1), EVP_PKEY_free(k2), EVP_PKEY_free(kl);
-    tu_rmrf(dir);
-    free(dir);
+    fixture_down(&f);
 }
 
 int main(void)
