@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "identity_internal.h"
+#include "source/identity_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

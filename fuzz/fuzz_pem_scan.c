@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "pem.h"
+#include "base/pem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,8 +5,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "../src/der.h"
-#include "../src/fallback_data.h"
+#include "base/der.h"
+#include "roots/fallback_data.h"
 #include "test.h"
 
 static int64_t asn1_to_epoch(const ASN1_TIME *t)

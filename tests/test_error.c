@@ -6,7 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "../src/internal.h"
+#include "base/internal.h"
 #include "test.h"
 
 static void test_codes_are_stable(void)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerating src/fallback_data.c from the vendored certdata.txt gives the
+# Regenerating src/roots/fallback_data.c from the vendored certdata.txt gives the
 # checked-in bytes; and the generator fails loudly on an unknown attribute
 # type.
 set -eu
@@ -13,7 +13,7 @@ fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # Regenerate into a temp file and compare byte for byte too.
 python3 "$root/tools/gen_fallback.py" --out "$tmp/out.c" >/dev/null
-if cmp -s "$tmp/out.c" "$root/src/fallback_data.c"; then
+if cmp -s "$tmp/out.c" "$root/src/roots/fallback_data.c"; then
   echo "ok   byte-identical"; pass=$((pass+1))
 else
   echo "FAIL not byte-identical"; fail=$((fail+1))

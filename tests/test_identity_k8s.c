@@ -11,8 +11,8 @@
 
 #include <openssl/x509v3.h>
 
-#include "../src/fileio.h"
-#include "../src/source_read.h"
+#include "base/fileio.h"
+#include "source/source_read.h"
 #include "test.h"
 #include "testutil.h"
 

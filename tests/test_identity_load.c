@@ -9,7 +9,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/rsa.h>
 
-#include "../src/fileio.h"
+#include "base/fileio.h"
 #include "test.h"
 #include "testutil.h"
 

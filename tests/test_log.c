@@ -1,5 +1,5 @@
 /* Logging hook: level filtering, removal, no output without a callback. */
-#include "../src/internal.h"
+#include "base/internal.h"
 #include "test.h"
 
 struct capture {

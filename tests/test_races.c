@@ -17,9 +17,9 @@
 #include <openssl/x509v3.h>
 
 #include <freshtls/freshtls.h>
-#include "grace.h"
+#include "base/grace.h"
 #include "test.h"
-#include "testhook.h"
+#include "base/testhook.h"
 #include "testutil.h"
 
 /* ---- hook plumbing ----------------------------------------------------- */

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/fileio.h"
+#include "base/fileio.h"
 #include "test.h"
 #include "testutil.h"
 

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../src/fileio.h"
+#include "base/fileio.h"
 #include "test.h"
 #include "testutil.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../src/fileio.h"
+#include "base/fileio.h"
 #include "test.h"
 #include "testutil.h"
 

@@ -6,7 +6,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include "../src/roots_internal.h"
+#include "roots/roots_internal.h"
 #include "test.h"
 #include "testutil.h"
 

@@ -15,7 +15,7 @@
 
 #include <freshtls/freshtls.h>
 
-#include "../src/watcher_internal.h"
+#include "source/watcher_internal.h"
 #include "test.h"
 #include "testutil.h"
 

@@ -9,9 +9,9 @@
 #include <fcntl.h>
 
 #include <freshtls/freshtls.h>
-#include "fileio.h"
+#include "base/fileio.h"
 #include "test.h"
-#include "testhook.h"
+#include "base/testhook.h"
 #include "testutil.h"
 
 #define MARK "SECRETKEYMARK"

@@ -254,7 +254,7 @@ int tu_wait_until(int (*pred)(void *), void *arg, double seconds)
         if (pred(arg))
             return 1;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 > seconds)
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > seconds)
             return pred(arg);
         struct timespec ts = {0, 2 * 1000 * 1000};
         nanosleep(&ts, NULL);

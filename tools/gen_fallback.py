@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate src/fallback_data.c from NSS's certdata.txt.
+"""Generate src/roots/fallback_data.c from NSS's certdata.txt.
 
 Keeps the certificates whose trust object has
 CKA_TRUST_SERVER_AUTH CKT_NSS_TRUSTED_DELEGATOR, with any server
@@ -183,7 +183,7 @@ def render(roots, provenance):
         f" * {len(roots)} roots trusted for server authentication",
         " * (CKA_TRUST_SERVER_AUTH CKT_NSS_TRUSTED_DELEGATOR).",
         " */",
-        '#include "fallback_data.h"',
+        '#include "roots/fallback_data.h"',
         "",
     ]
     for i, (_, der, _) in enumerate(roots):
@@ -218,7 +218,7 @@ def main():
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--certdata", default=os.path.join(ROOT, "third_party/nss/certdata.txt"))
     ap.add_argument("--provenance", default=os.path.join(ROOT, "third_party/nss/PROVENANCE"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "src/fallback_data.c"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "src/roots/fallback_data.c"))
     args = ap.parse_args()
     try:
         prov = read_provenance(args.provenance)

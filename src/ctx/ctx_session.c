@@ -1,0 +1,122 @@
+/*
+ * Sessions bound to the trust they were verified under (docs/design/ctx.md).
+ *
+ * A resumed handshake verifies no certificate, so a session established
+ * under trust that has since been removed would keep the peer authenticated.
+ *
+ * - Client side: the session is tagged with the roots generation that
+ *   verified the server (SSL_SESSION ex_data, copied into the sessions
+ *   OpenSSL derives from it, e.g. TLS 1.3 tickets). Before a handshake
+ *   offers a session, a session from another generation is dropped, so
+ *   the handshake is a full one.
+ * - Server side: a ticket issued to an authenticated client carries the
+ *   client-CA generation in its encrypted application data; a ticket from
+ *   another generation is ignored (full handshake, new ticket). Tickets of
+ *   clients that presented no certificate are unaffected.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "ctx/ctx_internal.h"
+
+static int g_sess_idx = -1;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void init_once(void)
+{
+    g_sess_idx = SSL_SESSION_get_ex_new_index(0, "freshtls trust generation",
+                                              NULL, NULL, NULL);
+}
+
+void ftls__session_tag(SSL *ssl, uint64_t generation)
+{
+    pthread_once(&g_once, init_once);
+    SSL_SESSION *s = SSL_get_session(ssl);
+    if (s != NULL && g_sess_idx >= 0)
+        (void)SSL_SESSION_set_ex_data(s, g_sess_idx,
+                                      (void *)(uintptr_t)generation);
+}
+
+int ftls__session_offer_ok(SSL *ssl, uint64_t generation)
+{
+    pthread_once(&g_once, init_once);
+    SSL_SESSION *s = SSL_get_session(ssl);
+    if (s == NULL || g_sess_idx < 0)
+        return 1;
+    uintptr_t tag = (uintptr_t)SSL_SESSION_get_ex_data(s, g_sess_idx);
+    return tag != 0 && tag == (uintptr_t)generation;
+}
+
+void ftls__session_drop_stale(SSL *ssl, uint64_t generation)
+{
+    if (ftls__session_offer_ok(ssl, generation))
+        return;
+    ftls__log(FTLS_LOG_DEBUG, "session established under other trust: "
+              "not resuming it");
+    (void)SSL_set_session(ssl, NULL);
+}
+
+int ftls__session_guard(SSL *ssl, unsigned int context, uint64_t generation,
+                        int *al)
+{
+    SSL_SESSION *sess = SSL_get_session(ssl);
+    if (!(context & SSL_EXT_CLIENT_HELLO) || sess == NULL ||
+        !SSL_SESSION_is_resumable(sess) ||
+        ftls__session_offer_ok(ssl, generation))
+        return 0; /* add nothing */
+    ftls__log(FTLS_LOG_ERROR, "refusing to resume a session verified under "
+              "roots that are no longer current (a per-SSL info callback "
+              "replaced the one that would have dropped it)");
+    *al = SSL_AD_INTERNAL_ERROR;
+    return -1;
+}
+
+/* ---- server tickets ---------------------------------------------------------- */
+
+int ftls__ticket_gen(SSL *ssl)
+{
+    pthread_once(&g_once, init_once);
+    SSL_SESSION *s = SSL_get_session(ssl);
+    if (s == NULL || SSL_SESSION_get0_peer(s) == NULL)
+        return 1; /* no client certificate: nothing to bind */
+    /* The generation that verified the client (0: not verified by us). */
+    uint64_t generation =
+        g_sess_idx < 0 ? 0 : (uint64_t)(uintptr_t)SSL_SESSION_get_ex_data(s, g_sess_idx);
+    unsigned char buf[8];
+    for (int i = 0; i < 8; i++)
+        buf[i] = (unsigned char)(generation >> (56 - 8 * i));
+    return SSL_SESSION_set1_ticket_appdata(s, buf, sizeof(buf));
+}
+
+SSL_TICKET_RETURN ftls__ticket_dec(SSL_SESSION *s, SSL_TICKET_STATUS status,
+                                   uint64_t generation)
+{
+    switch (status) {
+    case SSL_TICKET_SUCCESS:
+    case SSL_TICKET_SUCCESS_RENEW:
+        break;
+    case SSL_TICKET_FATAL_ERR_MALLOC:
+    case SSL_TICKET_FATAL_ERR_OTHER:
+        return SSL_TICKET_RETURN_ABORT;
+    default: /* no ticket, or not one of ours: a full handshake */
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    }
+    if (SSL_SESSION_get0_peer(s) != NULL) {
+        void *data = NULL;
+        size_t len = 0;
+        uint64_t g = 0;
+        if (!SSL_SESSION_get0_ticket_appdata(s, &data, &len) || len != 8)
+            return SSL_TICKET_RETURN_IGNORE_RENEW;
+        for (size_t i = 0; i < 8; i++)
+            g = (g << 8) | ((const unsigned char *)data)[i];
+        if (g != generation) {
+            ftls__log(FTLS_LOG_DEBUG, "ticket of a client authenticated under "
+                      "other client CAs: full handshake");
+            return SSL_TICKET_RETURN_IGNORE_RENEW;
+        }
+    }
+    return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW
+                                              : SSL_TICKET_RETURN_USE;
+}

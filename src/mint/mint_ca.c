@@ -1,0 +1,203 @@
+/* Interception CAs: generate, load with checks, export atomically. */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "base/fileio.h"
+#include "mint/mint_internal.h"
+
+static ftls_code ca_wrap(X509 *cert, EVP_PKEY *key, ftls_ca **out,
+                         ftls_error *err)
+{
+    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(cert);
+    ftls_ca *ca = ftls__calloc(1, sizeof(*ca));
+    if (ca == NULL)
+        return ftls__err(err, FTLS_E_NOMEM, "ca: out of memory");
+    atomic_init(&ca->refs, 1);
+    X509_get_extension_flags(cert); /* see mint_leaf.c: openssl#32609 */
+    if ((ca->sign_template = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestSignInit(ca->sign_template, NULL, EVP_sha256(), NULL, key) != 1) {
+        EVP_MD_CTX_free(ca->sign_template);
+        ftls__free(ca);
+        return ftls__err(err, FTLS_E_OPENSSL, "ca: the key cannot sign");
+    }
+    pthread_mutex_init(&ca->sign_lock, NULL);
+    ca->cert = cert;
+    ca->key = key;
+    if (ski != NULL && (size_t)ASN1_STRING_length(ski) <= sizeof(ca->ski)) {
+        ca->ski_len = (size_t)ASN1_STRING_length(ski);
+        memcpy(ca->ski, ASN1_STRING_get0_data(ski), ca->ski_len);
+    }
+    *out = ca;
+    return FTLS_OK;
+}
+
+void ftls_ca_free(ftls_ca *ca)
+{
+    if (ca == NULL || atomic_fetch_sub(&ca->refs, 1) != 1)
+        return;
+    EVP_MD_CTX_free(ca->sign_template);
+    pthread_mutex_destroy(&ca->sign_lock);
+    X509_free(ca->cert);
+    EVP_PKEY_free(ca->key); /* OpenSSL clears the private scalar */
+    ftls__free_secret(ca, sizeof(*ca));
+}
+
+ftls_code ftls_ca_up_ref(ftls_ca *ca)
+{
+    if (ca == NULL)
+        return FTLS_E_INVALID_ARGUMENT;
+    atomic_fetch_add(&ca->refs, 1);
+    return FTLS_OK;
+}
+
+X509 *ftls_ca_get0_cert(const ftls_ca *ca)
+{
+    return ca ? ca->cert : NULL;
+}
+
+static int add_ext(X509 *x, int nid, const char *value)
+{
+    X509V3_CTX c;
+    X509V3_set_ctx_nodb(&c);
+    X509V3_set_ctx(&c, x, x, NULL, NULL, 0);
+    X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &c, nid, value);
+    int ok = e != NULL && X509_add_ext(x, e, -1);
+    X509_EXTENSION_free(e);
+    return ok;
+}
+
+ftls_code ftls_ca_generate(const ftls_ca_options *o, ftls_ca **out,
+                           ftls_error *err)
+{
+    FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
+    *out = NULL;
+    const char *cn = o && o->common_name ? o->common_name
+                                         : "freshtls interception CA";
+    int64_t validity = o && o->validity ? o->validity : 365LL * 86400;
+    FTLS_GUARD_ARG(validity > 0, err, "validity must be positive");
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    unsigned char serial[17] = {0x01};
+    BIGNUM *bn = NULL;
+    int ok = key && x && RAND_bytes(serial + 1, 16) == 1 &&
+             (bn = BN_bin2bn(serial, sizeof(serial), NULL)) != NULL &&
+             X509_set_version(x, X509_VERSION_3) &&
+             BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
+             X509_gmtime_adj(X509_getm_notBefore(x), -FTLS_MINT_BACKDATE_DEFAULT) &&
+             X509_gmtime_adj(X509_getm_notAfter(x), (long)validity) &&
+             X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+                                        MBSTRING_UTF8, (const unsigned char *)cn,
+                                        -1, -1, 0) &&
+             X509_set_issuer_name(x, X509_get_subject_name(x)) &&
+             X509_set_pubkey(x, key) &&
+             add_ext(x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
+             add_ext(x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+             add_ext(x, NID_subject_key_identifier, "hash") &&
+             X509_sign(x, key, EVP_sha256()) > 0;
+    BN_free(bn);
+    if (!ok) {
+        X509_free(x);
+        EVP_PKEY_free(key);
+        return ftls__err(err, FTLS_E_OPENSSL, "ca: cannot generate");
+    }
+    ftls_code rc = ca_wrap(x, key, out, err);
+    if (rc != FTLS_OK) {
+        X509_free(x);
+        EVP_PKEY_free(key);
+    }
+    return rc;
+}
+
+ftls_code ftls_ca_load(const char *cert_path, const char *key_path,
+                       ftls_ca **out, ftls_error *err)
+{
+    FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
+    *out = NULL;
+    FTLS_GUARD_ARG(cert_path && key_path, err, "cert_path or key_path is NULL");
+    struct ftls__buf cb = {0}, kb = {0};
+    X509 *x = NULL;
+    EVP_PKEY *key = NULL;
+    ftls_code rc = ftls__file_read(AT_FDCWD, cert_path, 1 << 20, &cb, err);
+    if (rc == FTLS_OK)
+        rc = ftls__file_read(AT_FDCWD, key_path, 1 << 20, &kb, err);
+    if (rc != FTLS_OK)
+        goto done;
+    BIO *b = BIO_new_mem_buf(cb.data, (int)cb.len);
+    x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    b = BIO_new_mem_buf(kb.data, (int)kb.len);
+    key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    if (x == NULL || key == NULL) {
+        rc = ftls__err(err, FTLS_E_PARSE, "ca: cannot parse %s", x ? key_path
+                                                                   : cert_path);
+    } else if (X509_check_ca(x) != 1 || !(X509_get_extension_flags(x) & EXFLAG_CA)) {
+        rc = ftls__err(err, FTLS_E_KEY_POLICY, "ca: %s is not a CA "
+                       "(basicConstraints CA:TRUE missing)", cert_path);
+    } else if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) &&
+               !(X509_get_key_usage(x) & KU_KEY_CERT_SIGN)) {
+        rc = ftls__err(err, FTLS_E_KEY_POLICY, "ca: %s does not allow "
+                       "keyCertSign", cert_path);
+    } else if (X509_get0_subject_key_id(x) == NULL) {
+        rc = ftls__err(err, FTLS_E_KEY_POLICY, "ca: %s has no subject key "
+                       "identifier (leaves need it for their AKI)", cert_path);
+    } else if (X509_check_private_key(x, key) != 1) {
+        rc = ftls__err(err, FTLS_E_KEY_MISMATCH, "ca: %s does not match %s",
+                       key_path, cert_path);
+    } else if ((rc = ca_wrap(x, key, out, err)) == FTLS_OK) {
+        x = NULL;
+        key = NULL;
+    }
+done:
+    X509_free(x);
+    EVP_PKEY_free(key);
+    ftls__buf_free(&cb, 0);
+    ftls__buf_free(&kb, 1);
+    return rc;
+}
+
+static char *pem_of(int key, const ftls_ca *ca, size_t *len)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    int ok = b && (key ? PEM_write_bio_PrivateKey(b, ca->key, NULL, NULL, 0,
+                                                  NULL, NULL)
+                       : PEM_write_bio_X509(b, ca->cert));
+    char *data = NULL, *copy = NULL;
+    long l = ok ? BIO_get_mem_data(b, &data) : -1;
+    if (l > 0 && (copy = ftls__malloc((size_t)l)) != NULL) {
+        memcpy(copy, data, (size_t)l);
+        *len = (size_t)l;
+    }
+    if (l > 0 && key)
+        OPENSSL_cleanse(data, (size_t)l);
+    BIO_free(b);
+    return copy;
+}
+
+ftls_code ftls_ca_export(const ftls_ca *ca, const char *cert_path,
+                         const char *key_path, ftls_error *err)
+{
+    FTLS_GUARD_ARG(ca && cert_path && key_path, err, "ca or paths are NULL");
+    size_t cl = 0, kl = 0;
+    char *cert = pem_of(0, ca, &cl), *key = pem_of(1, ca, &kl);
+    ftls_code rc = (cert && key) ? FTLS_OK
+                                 : ftls__err(err, FTLS_E_NOMEM, "ca: cannot "
+                                             "encode");
+    /* The key first: a crash between the two leaves no orphan public cert
+     * that looks usable. */
+    if (rc == FTLS_OK)
+        rc = ftls__file_write_atomic(key_path, key, kl, 0600, 1, err);
+    if (rc == FTLS_OK &&
+        (rc = ftls__file_write_atomic(cert_path, cert, cl, 0644, 1, err)) != FTLS_OK)
+        unlink(key_path); /* keep the pair together */
+    ftls__free(cert);
+    if (key)
+        ftls__free_secret(key, kl);
+    return rc;
+}

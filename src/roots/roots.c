@@ -1,0 +1,467 @@
+/* The root set: building, deduplication, the subject index, accessors. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "base/der.h"
+#include "base/pem.h"
+#include "roots/roots_internal.h"
+
+#define DEDUP_INITIAL 512
+
+ftls_code ftls__roots_new(ftls_roots_source kind, ftls_roots **out,
+                          ftls_error *err)
+{
+    *out = NULL;
+    ftls_roots *r = ftls__calloc(1, sizeof(*r));
+    if (r == NULL)
+        return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
+    atomic_init(&r->refs, 1);
+    static _Atomic uint64_t next_uid = 1;
+    r->uid = atomic_fetch_add(&next_uid, 1);
+    r->kind = kind;
+    *out = r;
+    return FTLS_OK;
+}
+
+uint64_t ftls__roots_uid(const ftls_roots *r)
+{
+    return r ? r->uid : 0;
+}
+
+/* Grow an array to hold one more element. */
+static int grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *nv = ftls__realloc(*v, ncap * elem);
+    if (nv == NULL)
+        return -1;
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
+
+const char *ftls__roots_intern(ftls_roots *r, const char *s)
+{
+    if (grow((void **)&r->strings, &r->capstrings, r->nstrings,
+             sizeof(*r->strings)) != 0)
+        return NULL;
+    char *d = ftls__strdup(s);
+    if (d != NULL)
+        r->strings[r->nstrings++] = d;
+    return d;
+}
+
+ftls_code ftls__roots_note_source(ftls_roots *r, const char *path)
+{
+    const char *s = ftls__roots_intern(r, path);
+    if (s == NULL || grow((void **)&r->sources, &r->capsources, r->nsources,
+                          sizeof(*r->sources)) != 0)
+        return FTLS_E_NOMEM;
+    r->sources[r->nsources++] = (char *)s;
+    r->stats.sources = r->nsources;
+    return FTLS_OK;
+}
+
+ftls_code ftls__roots_add_problem(ftls_roots *r, const char *path,
+                                  ftls_code code, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    if (grow((void **)&r->problems, &r->capproblems, r->nproblems,
+             sizeof(*r->problems)) != 0)
+        return FTLS_E_NOMEM;
+    struct ftls__problem *p = &r->problems[r->nproblems];
+    p->path = ftls__strdup(path);
+    p->reason = ftls__strdup(reason);
+    p->code = code;
+    if (p->path == NULL || p->reason == NULL) {
+        ftls__free(p->path);
+        ftls__free(p->reason);
+        return FTLS_E_NOMEM;
+    }
+    r->nproblems++;
+    return FTLS_OK;
+}
+
+/* Fetched once: an implicit fetch per digest costs about a microsecond. */
+static EVP_MD *g_sha256;
+static pthread_once_t g_sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_init(void)
+{
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static int sha256(const unsigned char *p, size_t n, unsigned char out[32])
+{
+    unsigned len = 0;
+    pthread_once(&g_sha256_once, sha256_init);
+    if (g_sha256 == NULL)
+        return -1;
+    return EVP_Digest(p, n, out, &len, g_sha256, NULL) == 1 ? 0 : -1;
+}
+
+long ftls__roots_find_sha256(const ftls_roots *r, const unsigned char h[32])
+{
+    if (r->dedup_cap == 0)
+        return -1;
+    uint64_t k;
+    memcpy(&k, h, sizeof(k));
+    for (size_t i = k & (r->dedup_cap - 1);; i = (i + 1) & (r->dedup_cap - 1)) {
+        uint32_t slot = r->dedup[i];
+        if (slot == 0)
+            return -1;
+        if (memcmp(r->v[slot - 1].sha256, h, 32) == 0)
+            return (long)slot - 1;
+    }
+}
+
+static int dedup_insert(ftls_roots *r, size_t idx)
+{
+    if ((r->n + 1) * 2 > r->dedup_cap) {
+        size_t ncap = r->dedup_cap ? r->dedup_cap * 2 : DEDUP_INITIAL;
+        uint32_t *nt = ftls__calloc(ncap, sizeof(*nt));
+        if (nt == NULL)
+            return -1;
+        uint32_t *old = r->dedup;
+        size_t ocap = r->dedup_cap;
+        r->dedup = nt;
+        r->dedup_cap = ncap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i] != 0) {
+                uint64_t k;
+                memcpy(&k, r->v[old[i] - 1].sha256, sizeof(k));
+                size_t j = k & (ncap - 1);
+                while (nt[j] != 0)
+                    j = (j + 1) & (ncap - 1);
+                nt[j] = old[i];
+            }
+        ftls__free(old);
+    }
+    uint64_t k;
+    memcpy(&k, r->v[idx].sha256, sizeof(k));
+    size_t j = k & (r->dedup_cap - 1);
+    while (r->dedup[j] != 0)
+        j = (j + 1) & (r->dedup_cap - 1);
+    r->dedup[j] = (uint32_t)idx + 1;
+    return 0;
+}
+
+ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
+                              size_t len, int der_static, const char *label,
+                              const char *source, int64_t distrust_after,
+                              const char **why)
+{
+    struct ftls__cert_fields f;
+    *why = NULL;
+    r->stats.certs_seen++;
+    if (ftls__der_cert_fields(der, len, &f, why) != 0)
+        return FTLS_E_PARSE;
+    unsigned char h[32];
+    if (sha256(der, len, h) != 0) {
+        *why = "SHA-256 unavailable";
+        return FTLS_E_OPENSSL;
+    }
+    if (ftls__roots_find_sha256(r, h) >= 0) {
+        r->stats.duplicates++;
+        return FTLS_OK;
+    }
+    const unsigned char *np = f.subject.p;
+    X509_NAME *name = d2i_X509_NAME(NULL, &np, (long)f.subject.len);
+    if (name == NULL) {
+        *why = "subject name rejected by OpenSSL";
+        return FTLS_E_PARSE;
+    }
+    if (grow((void **)&r->v, &r->cap, r->n, sizeof(*r->v)) != 0)
+        goto nomem;
+    struct ftls__root *e = &r->v[r->n];
+    memset(e, 0, sizeof(*e));
+    if (der_static) {
+        e->der = (unsigned char *)der;
+    } else if ((e->der = ftls__malloc(len)) != NULL) {
+        memcpy(e->der, der, len);
+    } else {
+        goto nomem;
+    }
+    e->der_static = (unsigned char)(der_static != 0);
+    e->der_len = len;
+    e->subject = name;
+    e->label = label;
+    e->source = source;
+    e->not_before = f.not_before;
+    e->not_after = f.not_after;
+    e->distrust_after = distrust_after;
+    memcpy(e->sha256, h, 32);
+    if (f.ski.len > 0 && f.ski.len <= sizeof(e->ski)) {
+        memcpy(e->ski, f.ski.p, f.ski.len);
+        e->ski_len = (unsigned char)f.ski.len;
+    }
+    if (dedup_insert(r, r->n) != 0) {
+        if (!der_static)
+            ftls__free(e->der);
+        goto nomem;
+    }
+    r->n++;
+    return FTLS_OK;
+nomem:
+    X509_NAME_free(name);
+    return FTLS_E_NOMEM;
+}
+
+ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
+                              size_t len, const char *source)
+{
+    struct ftls__pem_scan sc;
+    struct ftls__pem_block blk;
+    int rc;
+    char where[4096];
+    ftls__pem_scan_init(&sc, buf, len);
+    while ((rc = ftls__pem_next(&sc, &blk)) != 0) {
+        snprintf(where, sizeof(where), "%s:%zu", source, blk.line);
+        ftls_code prc = FTLS_OK;
+        if (rc < 0) {
+            prc = ftls__roots_add_problem(r, where, FTLS_E_PARSE,
+                                          "truncated PEM block (no END line)");
+        } else if (ftls__pem_label_is(&blk, "CERTIFICATE") ||
+                   ftls__pem_label_is(&blk, "X509 CERTIFICATE")) {
+            unsigned char *der = NULL;
+            size_t dlen = 0;
+            const char *why = NULL;
+            ftls_code dc = ftls__pem_decode(&blk, &der, &dlen);
+            if (dc == FTLS_E_NOMEM)
+                return FTLS_E_NOMEM;
+            if (dc != FTLS_OK)
+                why = "corrupted base64";
+            else
+                dc = ftls__roots_add_der(r, der, dlen, 0, NULL, source, 0, &why);
+            ftls__free(der);
+            if (dc == FTLS_E_NOMEM)
+                return FTLS_E_NOMEM;
+            if (dc != FTLS_OK)
+                prc = ftls__roots_add_problem(r, where, dc, "%s", why);
+        } else {
+            prc = ftls__roots_add_problem(
+                r, where, FTLS_E_PARSE, "PEM block '%.*s' is not a certificate%s",
+                (int)(blk.label_len > 64 ? 64 : blk.label_len), blk.label,
+                ftls__pem_label_is(&blk, "TRUSTED CERTIFICATE")
+                    ? " (OpenSSL trust settings are not supported)"
+                    : "");
+        }
+        if (prc != FTLS_OK)
+            return prc;
+    }
+    return FTLS_OK;
+}
+
+static int cmp_subject(const void *a, const void *b, void *ctx)
+{
+    const ftls_roots *r = ctx;
+    const struct ftls__root *x = &r->v[*(const size_t *)a];
+    const struct ftls__root *y = &r->v[*(const size_t *)b];
+    int c = X509_NAME_cmp(x->subject, y->subject);
+    if (c != 0)
+        return c;
+    /* Stable: keep load order among equal subjects. */
+    return (*(const size_t *)a > *(const size_t *)b) -
+           (*(const size_t *)a < *(const size_t *)b);
+}
+
+ftls_code ftls__roots_finish(ftls_roots *r, ftls_error *err)
+{
+    ftls__free(r->by_subject);
+    r->by_subject = ftls__calloc(r->n ? r->n : 1, sizeof(*r->by_subject));
+    if (r->by_subject == NULL)
+        return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
+    for (size_t i = 0; i < r->n; i++)
+        r->by_subject[i] = i;
+    qsort_r(r->by_subject, r->n, sizeof(*r->by_subject), cmp_subject, r);
+    return FTLS_OK;
+}
+
+size_t ftls__roots_lookup_subject(const ftls_roots *r, const X509_NAME *name,
+                                  size_t *first)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) { /* lower bound */
+        size_t mid = lo + (hi - lo) / 2;
+        if (X509_NAME_cmp(r->v[r->by_subject[mid]].subject, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t n = 0;
+    while (lo + n < r->n &&
+           X509_NAME_cmp(r->v[r->by_subject[lo + n]].subject, name) == 0)
+        n++;
+    *first = lo;
+    return n;
+}
+
+void ftls_roots_free(ftls_roots *r)
+{
+    if (r == NULL || atomic_fetch_sub_explicit(&r->refs, 1,
+                                               memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        X509_NAME_free(r->v[i].subject);
+        if (!r->v[i].der_static)
+            ftls__free(r->v[i].der);
+    }
+    for (size_t i = 0; i < r->nproblems; i++) {
+        ftls__free(r->problems[i].path);
+        ftls__free(r->problems[i].reason);
+    }
+    for (size_t i = 0; i < r->nstrings; i++)
+        ftls__free(r->strings[i]);
+    ftls__free(r->v);
+    ftls__free(r->by_subject);
+    ftls__free(r->dedup);
+    ftls__free(r->problems);
+    ftls__free(r->strings);
+    ftls__free(r->sources);
+    ftls__free(r);
+}
+
+ftls_code ftls_roots_up_ref(ftls_roots *r)
+{
+    if (r == NULL)
+        return FTLS_E_INVALID_ARGUMENT;
+    atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    return FTLS_OK;
+}
+
+size_t ftls_roots_count(const ftls_roots *r)
+{
+    return r ? r->n : 0;
+}
+
+ftls_code ftls_roots_get0_info(const ftls_roots *r, size_t i,
+                               ftls_root_info *info)
+{
+    if (r == NULL || info == NULL || i >= r->n)
+        return FTLS_E_INVALID_ARGUMENT;
+    const struct ftls__root *e = &r->v[i];
+    info->der = e->der;
+    info->der_len = e->der_len;
+    info->subject = e->subject;
+    info->label = e->label;
+    info->source = e->source;
+    info->not_before = e->not_before;
+    info->not_after = e->not_after;
+    info->distrust_after = e->distrust_after;
+    memcpy(info->sha256, e->sha256, 32);
+    return FTLS_OK;
+}
+
+size_t ftls_roots_problem_count(const ftls_roots *r)
+{
+    return r ? r->nproblems : 0;
+}
+
+ftls_code ftls_roots_problem(const ftls_roots *r, size_t i, const char **path,
+                             const char **reason)
+{
+    if (path != NULL)
+        *path = NULL;
+    if (reason != NULL)
+        *reason = NULL;
+    if (r == NULL || i >= r->nproblems)
+        return FTLS_E_INVALID_ARGUMENT;
+    if (path != NULL)
+        *path = r->problems[i].path;
+    if (reason != NULL)
+        *reason = r->problems[i].reason;
+    return r->problems[i].code;
+}
+
+ftls_code ftls_roots_get_stats(const ftls_roots *r, ftls_roots_stats *stats)
+{
+    if (r == NULL || stats == NULL)
+        return FTLS_E_INVALID_ARGUMENT;
+    *stats = r->stats;
+    return FTLS_OK;
+}
+
+const char *ftls_roots_get0_source(const ftls_roots *r, size_t i)
+{
+    return (r != NULL && i < r->nsources) ? r->sources[i] : NULL;
+}
+
+static const char *const g_source_names[] = {"system", "fallback", "auto",
+                                             "both"};
+
+const char *ftls_roots_source_name(ftls_roots_source s)
+{
+    return (unsigned)s < 4 ? g_source_names[s] : "unknown";
+}
+
+ftls_code ftls_roots_source_parse(const char *name, ftls_roots_source *out)
+{
+    if (name == NULL || out == NULL)
+        return FTLS_E_INVALID_ARGUMENT;
+    for (unsigned i = 0; i < 4; i++)
+        if (strcmp(name, g_source_names[i]) == 0) {
+            *out = (ftls_roots_source)i;
+            return FTLS_OK;
+        }
+    return FTLS_E_INVALID_ARGUMENT;
+}
+
+ftls_code ftls__roots_union(ftls_roots_source kind, const ftls_roots *a,
+                            const ftls_roots *b, ftls_roots **out,
+                            ftls_error *err)
+{
+    ftls_roots *r = NULL;
+    ftls_code rc = ftls__roots_new(kind, &r, err);
+    if (rc != FTLS_OK)
+        return rc;
+    const ftls_roots *parts[2] = {a, b};
+    for (int p = 0; p < 2; p++) {
+        if (parts[p] == NULL)
+            continue;
+        for (size_t i = 0; i < parts[p]->nsources; i++)
+            if (ftls__roots_note_source(r, parts[p]->sources[i]) != FTLS_OK)
+                goto nomem;
+        for (size_t i = 0; i < parts[p]->n; i++) {
+            const struct ftls__root *e = &parts[p]->v[i];
+            const char *why, *label = NULL, *source = NULL;
+            if ((e->label && !(label = ftls__roots_intern(r, e->label))) ||
+                (e->source && !(source = ftls__roots_intern(r, e->source))))
+                goto nomem;
+            rc = ftls__roots_add_der(r, e->der, e->der_len, e->der_static,
+                                     label, source, e->distrust_after, &why);
+            if (rc == FTLS_E_NOMEM)
+                goto nomem;
+            if (rc != FTLS_OK) { /* both inputs were validated already */
+                rc = ftls__err(err, FTLS_E_INTERNAL, "roots: %s", why);
+                goto fail;
+            }
+        }
+        for (size_t i = 0; i < parts[p]->nproblems; i++)
+            if (ftls__roots_add_problem(r, parts[p]->problems[i].path,
+                                        parts[p]->problems[i].code, "%s",
+                                        parts[p]->problems[i].reason) != FTLS_OK)
+                goto nomem;
+    }
+    r->stats.certs_seen = (a ? a->stats.certs_seen : 0) +
+                          (b ? b->stats.certs_seen : 0);
+    if ((rc = ftls__roots_finish(r, err)) != FTLS_OK)
+        goto fail;
+    *out = r;
+    return FTLS_OK;
+nomem:
+    rc = ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
+fail:
+    ftls_roots_free(r);
+    return rc;
+}

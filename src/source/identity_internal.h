@@ -1,0 +1,46 @@
+/* Internal identity representation and helpers. */
+#ifndef FTLS_IDENTITY_INTERNAL_H
+#define FTLS_IDENTITY_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include <freshtls/identity.h>
+
+#include "base/internal.h"
+
+struct ftls_identity {
+    _Atomic long refs;
+    X509 *leaf;
+    STACK_OF(X509) *chain; /* intermediates, leaf-first, without the leaf */
+    EVP_PKEY *key;
+    unsigned char sha256[32];
+    int64_t not_after;
+    uint64_t generation;
+};
+
+/* Parse PEM: certificates in file order (first = leaf) and exactly one
+ * private key, from `cert` and optionally a separate `key` buffer. A
+ * passphrase (may be NULL) decrypts encrypted keys. `*_where` name the
+ * inputs in messages. */
+ftls_code ftls__identity_from_pem(const unsigned char *cert, size_t cert_len,
+                                  const char *cert_where,
+                                  const unsigned char *key, size_t key_len,
+                                  const char *key_where, const char *pass,
+                                  ftls_identity **out, ftls_error *err);
+/* Parse PKCS#12 DER; the chain is put in issuance order. */
+ftls_code ftls__identity_from_pkcs12(const unsigned char *der, size_t len,
+                                     const char *where, const char *pass,
+                                     ftls_identity **out, ftls_error *err);
+/* All checks before publishing. `now` is Unix time. */
+ftls_code ftls__identity_validate(const ftls_identity *id,
+                                  const ftls_identity_options *o, int64_t now,
+                                  const char *where, ftls_error *err);
+/* Fill sha256/not_after from the leaf. */
+ftls_code ftls__identity_finish(ftls_identity *id, ftls_error *err);
+/* Default most certificates after the leaf. */
+#define FTLS_MAX_CHAIN_DEFAULT 10
+/* Default warn-before-expiry, seconds. */
+#define FTLS_WARN_EXPIRY_DEFAULT (7 * 86400)
+#define FTLS_MIN_RSA_BITS_DEFAULT 2048
+
+#endif

@@ -1,0 +1,108 @@
+/* Internal view of sources, shared with the watcher. */
+#ifndef FTLS_SOURCE_INTERNAL_H
+#define FTLS_SOURCE_INTERNAL_H
+
+#include <freshtls/identity.h>
+
+#include <pthread.h>
+
+#include "base/fileio.h"
+#include "base/internal.h"
+
+#define FTLS_SOURCE_MAX_PATHS 16
+
+enum kind { K_DIR, K_FILES, K_PEM, K_P12, K_MEM, K_TRUST, K_SYSTEM };
+
+struct ftls_source {
+    enum kind kind;
+    char *dir, *cert_name, *key_name; /* K_DIR; K_FILES in one directory */
+    char *cert_path, *key_path;       /* K_FILES in two directories */
+    char *path;                       /* K_PEM, K_P12 */
+    char *trust_files, *trust_dirs;   /* K_TRUST */
+    ftls_roots_source system_which;   /* K_SYSTEM */
+    char *pass_file, *pass_env;
+    struct ftls__buf mem_cert, mem_key; /* K_MEM, guarded by mem_lock */
+    pthread_mutex_t mem_lock;
+    ftls_identity_options opts; /* strings point at the copies above */
+    ftls_cell *cell;
+    pthread_mutex_t load_lock;   /* serialises reloads; readers never take it */
+    pthread_mutex_t status_lock; /* held only to copy status, never for I/O */
+    ftls_source_status status;
+    unsigned char content_hash[32];
+    int have_hash;
+    /* Expiry notices already sent for expiry_gen (status_lock):
+     * bit 0 expiring, bit 1 expired. */
+    uint64_t expiry_gen;
+    int expiry_sent;
+    ftls_source_event_fn cb;
+    void *cb_ud;
+    /* Internal listeners (factories, attachments), called after a publish
+     * with listener_lock held, so removal waits for a running call. */
+    pthread_mutex_t listener_lock;
+    struct ftls__listener {
+        void (*fn)(ftls_source *src, void *arg);
+        void *arg;
+    } *listeners;
+    int nlisteners, caplisteners;
+    char desc[300];
+};
+
+struct ftls__pending_event {
+    ftls_source_event_type type;
+    ftls_code code;
+    char message[512];
+};
+
+/* 1 for sources that publish trust (ftls_roots), 0 for identities. */
+static inline int ftls__source_is_trust(const ftls_source *s)
+{
+    return s->kind == K_TRUST || s->kind == K_SYSTEM;
+}
+
+/* System-roots sources (source_system.c): stop following refreshes; called
+ * by ftls_source_free() before anything is torn down. */
+void ftls__source_system_detach(ftls_source *s);
+
+/* Expiry over time (source_expiry.c). Emit `expiring` / `expired` for
+ * the published identity if due at Unix time `now` (each once per
+ * generation); returns the next Unix time worth checking again, 0 when
+ * nothing is due any more (trust sources, nothing published, expired). */
+int64_t ftls__source_check_expiry(ftls_source *s, int64_t now);
+/* Effective warn-before-expiry in seconds, or -1 when disabled. */
+int64_t ftls__source_warn_seconds(const ftls_source *s);
+
+/* Allocate a source of `kind` (source.c). */
+ftls_code ftls__source_new(enum kind kind, const ftls_identity_options *o,
+                           ftls_source **out, ftls_error *err);
+
+/* Listeners: called after every publish, on the reloading thread. */
+typedef void (*ftls__source_listener_fn)(ftls_source *src, void *arg);
+ftls_code ftls__source_add_listener(ftls_source *s, ftls__source_listener_fn fn,
+                                    void *arg);
+void ftls__source_remove_listener(ftls_source *s, ftls__source_listener_fn fn,
+                                  void *arg);
+
+/* Log and deliver events (outside any source lock). */
+void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe,
+                       int n);
+
+/* Directories to watch and the paths whose content defines the source. */
+struct ftls__watch_spec {
+    char dirs[FTLS_SOURCE_MAX_PATHS][4096];
+    int ndirs;
+    char files[FTLS_SOURCE_MAX_PATHS][4096];
+    int nfiles;
+};
+
+/* 1 when the source lives in files a watcher can observe. */
+int ftls__source_watchable(const ftls_source *src);
+ftls_code ftls__source_watch_spec(const ftls_source *src,
+                                  struct ftls__watch_spec *spec);
+/* SHA-256 over stat data and contents of the source's files (polling). */
+void ftls__source_fingerprint(const ftls_source *src, unsigned char out[32]);
+/* Report a change in how the source is watched (0 none, 1 inotify,
+ * 2 polling); emits FTLS_EVENT_DEGRADED when it becomes polling. */
+void ftls__source_set_watching(ftls_source *src, int mode, ftls_code why,
+                               const char *message);
+
+#endif
