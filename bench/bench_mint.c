@@ -1,6 +1,6 @@
 /*
  * Leaf minting, side by side in one run:
- *   mint.fresh  - ftls_mint_leaf (fresh P-256 key, full extensions, signed)
+ *   mint.fresh  - ftls_leaf_mint (fresh P-256 key, full extensions, signed)
  *   mint.naive  - the straightforward OpenSSL 3 path: EVP_EC_gen,
  *                 X509_set_pubkey, X509V3 config extensions, X509_sign
  *   mint.cache_hit - ftls_leaf_cache_get1 of a cached name
@@ -111,7 +111,7 @@ int main(void)
     X509 *cacert = ftls_ca_get0_cert(ca);
     for (int i = 0; i < 20; i++) { /* warm up both paths */
         ftls_leaf *l = NULL;
-        if (ftls_mint_leaf(ca, "warm.example", NULL, 0, &l, NULL) != FTLS_OK)
+        if (ftls_leaf_mint(ca, "warm.example", NULL, 0, &l, NULL) != FTLS_OK)
             return 1;
         ftls_leaf_free(l);
         naive_mint(cacert, cakey, "warm.example");
@@ -121,7 +121,7 @@ int main(void)
         double t0 = bench_now_ns();
         for (int i = 0; i < PER; i++) {
             ftls_leaf *l = NULL;
-            if (ftls_mint_leaf(ca, "shop.example.com", NULL, 0, &l, NULL) != FTLS_OK)
+            if (ftls_leaf_mint(ca, "shop.example.com", NULL, 0, &l, NULL) != FTLS_OK)
                 return 1;
             ftls_leaf_free(l);
         }

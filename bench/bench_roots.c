@@ -141,14 +141,14 @@ int main(void)
 
     /* Cached acquire of the process-wide set (loads once here). */
     ftls_roots *r = NULL;
-    if (ftls_roots_get1(FTLS_ROOTS_SYSTEM, &r, NULL) != FTLS_OK)
+    if (ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &r, NULL) != FTLS_OK)
         return 1;
     ftls_roots_free(r);
     double g[REPS];
     for (int k = 0; k < REPS; k++) {
         double t0 = bench_now_ns();
         for (int i = 0; i < 200000; i++) {
-            if (ftls_roots_get1(FTLS_ROOTS_SYSTEM, &r, NULL) != FTLS_OK)
+            if (ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &r, NULL) != FTLS_OK)
                 return 1;
             ftls_roots_free(r);
         }
@@ -156,7 +156,7 @@ int main(void)
     }
     bench_line("roots.get.warm", bench_median(g, REPS), "ns");
     ftls_roots_stats st;
-    if (ftls_roots_get1(FTLS_ROOTS_SYSTEM, &r, NULL) == FTLS_OK &&
+    if (ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &r, NULL) == FTLS_OK &&
         ftls_roots_get_stats(r, &st) == FTLS_OK)
         bench_line("roots.system_load_first_call", (double)st.load_ns / 1e6, "ms");
     ftls_roots_free(r);

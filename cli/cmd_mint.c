@@ -66,7 +66,7 @@ int cmd_mint(int argc, char **argv)
         cli_report("cannot load the CA", err);
         goto done;
     }
-    if (ftls_mint_leaf(ca, host, &mo, 0, &leaf, err) != FTLS_OK) {
+    if (ftls_leaf_mint(ca, host, &mo, 0, &leaf, err) != FTLS_OK) {
         cli_report("cannot mint", err);
         goto done;
     }

@@ -96,14 +96,14 @@ static int list_roots(ftls_roots *roots, int json)
             else
                 printf("null");
             printf(", \"source\": ");
-            json_string(info.source);
+            json_string(info.location);
             printf(", \"sha256\": \"");
             for (int k = 0; k < 32; k++)
                 printf("%02x", info.sha256[k]);
             printf("\"}");
         } else {
             printf("%-10s  %-10s  %-40s  %s\n", na, da,
-                   info.source ? info.source : "-", name ? name : "?");
+                   info.location ? info.location : "-", name ? name : "?");
         }
         free(name);
     }
@@ -118,8 +118,8 @@ static int check_roots(ftls_roots *roots)
     if (ftls_roots_get_stats(roots, &st) != FTLS_OK)
         return CLI_FAIL;
     printf("sources:\n");
-    for (size_t i = 0; ftls_roots_get0_source(roots, i) != NULL; i++)
-        printf("  %s\n", ftls_roots_get0_source(roots, i));
+    for (size_t i = 0; ftls_roots_get0_path(roots, i) != NULL; i++)
+        printf("  %s\n", ftls_roots_get0_path(roots, i));
     size_t distrusted = 0;
     for (size_t i = 0; i < ftls_roots_count(roots); i++) {
         ftls_root_info info;
@@ -148,11 +148,11 @@ int cmd_roots(int argc, char **argv)
     if (argc < 2)
         return cli_usage_error("roots", "missing action (list, export, check)");
     const char *action = argv[1], *out = NULL;
-    ftls_roots_source src = FTLS_ROOTS_SYSTEM;
+    ftls_roots_origin src = FTLS_ROOTS_SYSTEM;
     int json = 0, all = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--source") && i + 1 < argc) {
-            if (ftls_roots_source_parse(argv[++i], &src) != FTLS_OK)
+            if (ftls_roots_origin_parse(argv[++i], &src) != FTLS_OK)
                 return cli_usage_error("roots", "unknown --source");
         } else if (!strcmp(argv[i], "--json") && !strcmp(action, "list")) {
             json = 1;

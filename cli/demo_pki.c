@@ -44,7 +44,7 @@ int demo_leaf_pem(ftls_ca *ca, const char *dns, char **crt, size_t *ncrt,
     ftls_leaf *leaf = NULL;
     BIO *bc = BIO_new(BIO_s_mem()), *bk = BIO_new(BIO_s_mem());
     *crt = *key = NULL;
-    if (bc && bk && ftls_mint_leaf(ca, dns, &o, 0, &leaf, NULL) == FTLS_OK &&
+    if (bc && bk && ftls_leaf_mint(ca, dns, &o, 0, &leaf, NULL) == FTLS_OK &&
         PEM_write_bio_X509(bc, ftls_leaf_get0_cert(leaf)) &&
         PEM_write_bio_X509(bc, ftls_ca_get0_cert(ca)) &&
         PEM_write_bio_PrivateKey(bk, ftls_leaf_get0_key(leaf), NULL, NULL, 0,

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in[size - 1] = '\0';
     char out[256], again[256];
     int is_ip = -1, is_ip2 = -1;
-    if (ftls_name_normalize(in, allow_ip, out, sizeof(out), &is_ip, NULL) !=
+    if (ftls_leaf_normalize_name(in, allow_ip, out, sizeof(out), &is_ip, NULL) !=
         FTLS_OK)
         return 0;
     size_t n = strlen(out);
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < n; i++)
         if (!(is_ip ? ip_char(out[i]) : dns_char(out[i])))
             abort();
-    if (ftls_name_normalize(out, allow_ip, again, sizeof(again), &is_ip2,
+    if (ftls_leaf_normalize_name(out, allow_ip, again, sizeof(again), &is_ip2,
                             NULL) != FTLS_OK ||
         strcmp(out, again) != 0 || is_ip != is_ip2)
         abort();

@@ -237,7 +237,7 @@ static void test_misuse(void)
     CHECK_EQ_INT(ftls_ctx_factory_build(f, NULL), FTLS_E_STATE);
     CHECK_EQ_INT(ftls_ctx_factory_set_identity(f, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_ctx_factory_set_roots(NULL, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_ctx_factory_set_system_roots(f, (ftls_roots_source)9, NULL),
+    CHECK_EQ_INT(ftls_ctx_factory_set_system_roots(f, (ftls_roots_origin)9, NULL),
                  FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_ctx_factory_get_stats(NULL, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK(ftls_ctx_factory_get1_ctx(NULL) == NULL);

@@ -36,7 +36,7 @@ static void test_contents(void)
         ftls_root_info info;
         REQUIRE(ftls_roots_get0_info(r, i, &info) == FTLS_OK);
         CHECK(info.label != NULL && info.label[0] != '\0');
-        CHECK(strcmp(info.source, "embedded:mozilla") == 0);
+        CHECK(strcmp(info.location, "embedded:mozilla") == 0);
         const unsigned char *p = info.der;
         X509 *x = d2i_X509(NULL, &p, (long)info.der_len);
         CHECK(x != NULL);
@@ -74,7 +74,7 @@ static void test_export_policy(void)
     char out[4096];
     snprintf(out, sizeof(out), "%s/bundle.pem", dir);
     ftls_roots *r = NULL;
-    REQUIRE(ftls_roots_get1(FTLS_ROOTS_FALLBACK, &r, NULL) == FTLS_OK);
+    REQUIRE(ftls_roots_get1_shared(FTLS_ROOTS_FALLBACK, &r, NULL) == FTLS_OK);
     size_t n = 0;
     /* 2026-11-22: Entrust and ePKI are past 398 days; Izenpe is not. */
     int64_t now = 1795305600LL;
@@ -107,7 +107,7 @@ static void test_export_unwritable_leaves_nothing(void)
     char *dir = tu_tmpdir();
     REQUIRE(dir != NULL);
     ftls_roots *r = NULL;
-    REQUIRE(ftls_roots_get1(FTLS_ROOTS_FALLBACK, &r, NULL) == FTLS_OK);
+    REQUIRE(ftls_roots_get1_shared(FTLS_ROOTS_FALLBACK, &r, NULL) == FTLS_OK);
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
     char out[4096];

@@ -20,7 +20,7 @@ static void expect_name(const char *in, int allow_ip, ftls_code want,
     int is_ip = -1;
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
-    ftls_code rc = ftls_name_normalize(in, allow_ip, out, sizeof(out), &is_ip, err);
+    ftls_code rc = ftls_leaf_normalize_name(in, allow_ip, out, sizeof(out), &is_ip, err);
     if (rc != want)
         fprintf(stderr, "name '%s': got %s (%s)\n", in, ftls_code_name(rc),
                 ftls_error_message(err));
@@ -61,9 +61,9 @@ static void test_name_rules(void)
     expect_name("10.0.0.1", 1, FTLS_OK, "10.0.0.1", NULL);
     expect_name("[2001:DB8::1]", 1, FTLS_OK, "2001:db8::1", NULL);
     char out[256];
-    CHECK_EQ_INT(ftls_name_normalize(NULL, 0, out, sizeof(out), NULL, NULL),
+    CHECK_EQ_INT(ftls_leaf_normalize_name(NULL, 0, out, sizeof(out), NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_name_normalize("a", 0, out, 10, NULL, NULL),
+    CHECK_EQ_INT(ftls_leaf_normalize_name("a", 0, out, 10, NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
 }
 
@@ -93,7 +93,7 @@ static void test_leaf_properties(void)
 {
     int64_t now = (int64_t)time(NULL);
     ftls_leaf *l = NULL;
-    REQUIRE(ftls_mint_leaf(g_ca, "Shop.Example.com.", NULL, now, &l, NULL) == FTLS_OK);
+    REQUIRE(ftls_leaf_mint(g_ca, "Shop.Example.com.", NULL, now, &l, NULL) == FTLS_OK);
     X509 *x = ftls_leaf_get0_cert(l);
     CHECK_EQ_INT(verify_strict(x, "shop.example.com", NULL), 1);
     CHECK(verify_strict(x, "other.example.com", NULL) != 1);
@@ -136,7 +136,7 @@ static void test_long_name_has_no_cn_and_critical_san(void)
              "a-rather-long-label-that-goes-on-and-on-for-a-while-now");
     CHECK(strlen(name) > 64);
     ftls_leaf *l = NULL;
-    REQUIRE(ftls_mint_leaf(g_ca, name, NULL, 0, &l, NULL) == FTLS_OK);
+    REQUIRE(ftls_leaf_mint(g_ca, name, NULL, 0, &l, NULL) == FTLS_OK);
     X509 *x = ftls_leaf_get0_cert(l);
     CHECK_EQ_INT(X509_NAME_entry_count(X509_get_subject_name(x)), 0);
     int crit = -1;
@@ -150,20 +150,20 @@ static void test_long_name_has_no_cn_and_critical_san(void)
 static void test_ip_opt_in_and_lifetime(void)
 {
     ftls_leaf *l = NULL;
-    CHECK_EQ_INT(ftls_mint_leaf(g_ca, "192.0.2.7", NULL, 0, &l, NULL),
+    CHECK_EQ_INT(ftls_leaf_mint(g_ca, "192.0.2.7", NULL, 0, &l, NULL),
                  FTLS_E_NAME_REJECTED);
     ftls_mint_options o = {.allow_ip = 1};
-    REQUIRE(ftls_mint_leaf(g_ca, "192.0.2.7", &o, 0, &l, NULL) == FTLS_OK);
+    REQUIRE(ftls_leaf_mint(g_ca, "192.0.2.7", &o, 0, &l, NULL) == FTLS_OK);
     CHECK_EQ_INT(verify_strict(ftls_leaf_get0_cert(l), NULL, "192.0.2.7"), 1);
     ftls_leaf_free(l);
-    REQUIRE(ftls_mint_leaf(g_ca, "[2001:db8::7]", &o, 0, &l, NULL) == FTLS_OK);
+    REQUIRE(ftls_leaf_mint(g_ca, "[2001:db8::7]", &o, 0, &l, NULL) == FTLS_OK);
     CHECK_EQ_INT(verify_strict(ftls_leaf_get0_cert(l), NULL, "2001:db8::7"), 1);
     ftls_leaf_free(l);
     ftls_mint_options max = {.lifetime = 180LL * 86400};
-    CHECK_EQ_INT(ftls_mint_leaf(g_ca, "a.example", &max, 0, &l, NULL), FTLS_OK);
+    CHECK_EQ_INT(ftls_leaf_mint(g_ca, "a.example", &max, 0, &l, NULL), FTLS_OK);
     ftls_leaf_free(l);
     ftls_mint_options over = {.lifetime = 180LL * 86400 + 1};
-    CHECK_EQ_INT(ftls_mint_leaf(g_ca, "a.example", &over, 0, &l, NULL),
+    CHECK_EQ_INT(ftls_leaf_mint(g_ca, "a.example", &over, 0, &l, NULL),
                  FTLS_E_INVALID_ARGUMENT);
     CHECK(l == NULL);
 }
@@ -180,7 +180,7 @@ static void test_serials_unique(void)
     REQUIRE(serials != NULL);
     for (int i = 0; i < N; i++) {
         ftls_leaf *l = NULL;
-        REQUIRE(ftls_mint_leaf(g_ca, "same.example", NULL, 0, &l, NULL) == FTLS_OK);
+        REQUIRE(ftls_leaf_mint(g_ca, "same.example", NULL, 0, &l, NULL) == FTLS_OK);
         const ASN1_INTEGER *sn = X509_get0_serialNumber(ftls_leaf_get0_cert(l));
         BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
         CHECK(BN_num_bits(bn) >= 129 - 8); /* 0x01 prefix + 128 random bits */
@@ -226,7 +226,7 @@ static void test_ca_lifecycle(void)
     ftls_ca *back = NULL;
     CHECK_EQ_INT(ftls_ca_load(crt, key, &back, NULL), FTLS_OK);
     ftls_leaf *l = NULL;
-    CHECK_EQ_INT(ftls_mint_leaf(back, "rt.example", NULL, 0, &l, NULL), FTLS_OK);
+    CHECK_EQ_INT(ftls_leaf_mint(back, "rt.example", NULL, 0, &l, NULL), FTLS_OK);
     CHECK_EQ_INT(verify_strict(ftls_leaf_get0_cert(l), "rt.example", NULL), 1);
     char lc[4200], lk[4200];
     snprintf(lc, sizeof(lc), "%s/leaf.crt", dir);
@@ -284,9 +284,9 @@ static void test_misuse(void)
     CHECK_EQ_INT(ftls_ca_load(NULL, NULL, &ca, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK(ca == NULL);
     CHECK_EQ_INT(ftls_ca_export(NULL, "a", "b", NULL), FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_mint_leaf(NULL, "a", NULL, 0, &l, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_leaf_mint(NULL, "a", NULL, 0, &l, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK(l == NULL);
-    CHECK_EQ_INT(ftls_mint_leaf(g_ca, NULL, NULL, 0, &l, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_leaf_mint(g_ca, NULL, NULL, 0, &l, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_ca_up_ref(NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_leaf_up_ref(NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK(ftls_ca_get0_cert(NULL) == NULL);

@@ -66,7 +66,7 @@ static void test_good_file(void)
     CHECK_EQ_INT(ftls_roots_problem_count(r), 0);
     ftls_root_info info;
     CHECK_EQ_INT(ftls_roots_get0_info(r, 0, &info), FTLS_OK);
-    CHECK(strcmp(info.source, path("one.pem")) == 0);
+    CHECK(strcmp(info.location, path("one.pem")) == 0);
     CHECK(X509_NAME_cmp(info.subject, X509_get_subject_name(g_ca1)) == 0);
     CHECK(info.distrust_after == 0);
     ftls_roots_free(r);
@@ -235,7 +235,7 @@ static void test_env_override_strict(void)
     for (int src = FTLS_ROOTS_SYSTEM; src <= FTLS_ROOTS_BOTH; src++) {
         if (src == FTLS_ROOTS_FALLBACK)
             continue;
-        CHECK_EQ_INT(ftls_roots_load((ftls_roots_source)src, &r, err),
+        CHECK_EQ_INT(ftls_roots_load((ftls_roots_origin)src, &r, err),
                      FTLS_E_NOT_FOUND);
         CHECK(r == NULL);
         CHECK_STR_CONTAINS(ftls_error_message(err), "does-not-exist.pem");
@@ -319,7 +319,7 @@ static void test_memory_source(void)
     CHECK_EQ_INT(ftls_roots_count(r), 2);
     ftls_root_info info;
     CHECK_EQ_INT(ftls_roots_get0_info(r, 1, &info), FTLS_OK);
-    CHECK(strcmp(info.source, "vault:pki/ca") == 0);
+    CHECK(strcmp(info.location, "vault:pki/ca") == 0);
     ftls_roots_free(r);
     CHECK_EQ_INT(ftls_roots_load_pem("junk", 4, NULL, &r, NULL), FTLS_E_NO_ROOTS);
     free(pem);
@@ -330,7 +330,7 @@ static void test_null_args(void)
     ftls_roots *r = (ftls_roots *)0x1;
     CHECK_EQ_INT(ftls_roots_load(FTLS_ROOTS_SYSTEM, NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_roots_load((ftls_roots_source)9, &r, NULL),
+    CHECK_EQ_INT(ftls_roots_load((ftls_roots_origin)9, &r, NULL),
                  FTLS_E_INVALID_ARGUMENT);
     CHECK(r == NULL);
     CHECK_EQ_INT(ftls_roots_load_paths(NULL, NULL, &r, NULL),
@@ -338,14 +338,14 @@ static void test_null_args(void)
     CHECK_EQ_INT(ftls_roots_load_paths("", "", &r, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_load_pem(NULL, 0, NULL, &r, NULL),
                  FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_roots_get1(FTLS_ROOTS_SYSTEM, NULL, NULL),
+    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_count(NULL), 0);
     CHECK_EQ_INT(ftls_roots_problem_count(NULL), 0);
     CHECK_EQ_INT(ftls_roots_problem(NULL, 0, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_get0_info(NULL, 0, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_get_stats(NULL, NULL), FTLS_E_INVALID_ARGUMENT);
-    CHECK(ftls_roots_get0_source(NULL, 0) == NULL);
+    CHECK(ftls_roots_get0_path(NULL, 0) == NULL);
     CHECK_EQ_INT(ftls_roots_up_ref(NULL), FTLS_E_INVALID_ARGUMENT);
     ftls_roots_free(NULL);
     X509_STORE *s = (X509_STORE *)0x1;
@@ -355,12 +355,12 @@ static void test_null_args(void)
     CHECK_EQ_INT(ftls_roots_x509_distrust_after(NULL), 0);
     CHECK_EQ_INT(ftls_roots_export_pem(NULL, "/tmp/x", 0, 0, NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
-    ftls_roots_source src;
-    CHECK_EQ_INT(ftls_roots_source_parse("nope", &src), FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_roots_source_parse(NULL, &src), FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_roots_source_parse("both", &src), FTLS_OK);
+    ftls_roots_origin src;
+    CHECK_EQ_INT(ftls_roots_origin_parse("nope", &src), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_roots_origin_parse(NULL, &src), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_roots_origin_parse("both", &src), FTLS_OK);
     CHECK_EQ_INT(src, FTLS_ROOTS_BOTH);
-    CHECK(strcmp(ftls_roots_source_name((ftls_roots_source)7), "unknown") == 0);
+    CHECK(strcmp(ftls_roots_origin_name((ftls_roots_origin)7), "unknown") == 0);
     CHECK_EQ_INT(ftls_roots_watch_start(1, NULL), FTLS_E_INVALID_ARGUMENT);
     ftls_roots_watch_stop(); /* not running: no-op */
 }

@@ -29,7 +29,7 @@ static void *first_caller(void *arg)
 {
     int i = (int)(intptr_t)arg;
     pthread_barrier_wait(&g_start);
-    if (ftls_roots_get1(FTLS_ROOTS_SYSTEM, &g_got[i], NULL) != FTLS_OK)
+    if (ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &g_got[i], NULL) != FTLS_OK)
         g_got[i] = NULL;
     return NULL;
 }

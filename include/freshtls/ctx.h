@@ -34,7 +34,7 @@
 
 #include <freshtls/error.h>
 #include <freshtls/export.h>
-#include <freshtls/identity.h>
+#include <freshtls/source.h>
 #include <freshtls/roots.h>
 
 #ifdef __cplusplus
@@ -103,7 +103,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_identity(
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_roots(
     ftls_ctx_factory *f, ftls_source *trust, ftls_error *err);
 /**
- * @brief Roots from the process-wide store (ftls_roots_get1(@p which)),
+ * @brief Roots from the process-wide store (ftls_roots_get1_shared(@p which)),
  *        followed: every successful ftls_roots_refresh() (by hand or by
  *        the roots watcher) rebuilds the factory's context, with no
  *        ftls_ctx_factory_build() by the caller. Loads the roots now if
@@ -114,7 +114,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_roots(
  * @since 0.1.0 (follows refreshes: 0.2.0)
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_system_roots(
-    ftls_ctx_factory *f, ftls_roots_source which, ftls_error *err);
+    ftls_ctx_factory *f, ftls_roots_origin which, ftls_error *err);
 /** @brief Server: CAs for client certificates (verified and advertised). @since 0.1.0 */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_client_cas(
     ftls_ctx_factory *f, ftls_source *trust, ftls_error *err);
@@ -156,7 +156,7 @@ typedef struct ftls_attach_config {
     const ftls_attach_identity *identities; /**< may be NULL */
     size_t n_identities;
     ftls_source *roots;      /**< trust source to verify the peer against */
-    /** Or a fixed root set (e.g. from ftls_roots_get1()); ignored when
+    /** Or a fixed root set (e.g. from ftls_roots_get1_shared()); ignored when
      *  @c roots is set. The attachment keeps a reference. */
     ftls_roots *fixed_roots;
     ftls_source *client_cas; /**< server: verify and advertise these */

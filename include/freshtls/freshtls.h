@@ -13,6 +13,7 @@
 #include <freshtls/snapshot.h>
 #include <freshtls/roots.h>
 #include <freshtls/identity.h>
+#include <freshtls/source.h>
 #include <freshtls/watcher.h>
 #include <freshtls/ctx.h>
 #include <freshtls/mint.h>

@@ -97,7 +97,7 @@ typedef struct ftls_mint_options {
  * @return FTLS_OK or FTLS_E_NAME_REJECTED with the reason.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_name_normalize(const char *in,
+FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_normalize_name(const char *in,
                                                      int allow_ip, char *out,
                                                      size_t out_len, int *is_ip,
                                                      ftls_error *err);
@@ -107,7 +107,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_name_normalize(const char *in,
  * @param now Unix time the validity is based on; 0 for the current time.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_mint_leaf(ftls_ca *ca, const char *host,
+FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_mint(ftls_ca *ca, const char *host,
                                                 const ftls_mint_options *opts,
                                                 int64_t now, ftls_leaf **out,
                                                 ftls_error *err);

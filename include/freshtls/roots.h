@@ -32,13 +32,13 @@
 extern "C" {
 #endif
 
-/** Where roots come from. */
-typedef enum ftls_roots_source {
+/** Where roots come from (the origin of a root set). */
+typedef enum ftls_roots_origin {
     FTLS_ROOTS_SYSTEM = 0,   /**< the OS store (see ftls_roots_load()) */
     FTLS_ROOTS_FALLBACK = 1, /**< the embedded Mozilla bundle */
     FTLS_ROOTS_AUTO = 2,     /**< system; fallback only if it has no roots */
     FTLS_ROOTS_BOTH = 3      /**< union of system and fallback */
-} ftls_roots_source;
+} ftls_roots_origin;
 
 /** An immutable, refcounted set of trust anchors. */
 typedef struct ftls_roots ftls_roots;
@@ -49,7 +49,7 @@ typedef struct ftls_root_info {
     size_t der_len;
     const X509_NAME *subject; /**< parsed subject name */
     const char *label;  /**< NSS label for bundle roots, else NULL */
-    const char *source; /**< file it came from, or "embedded:mozilla" */
+    const char *location; /**< file it came from, or "embedded:mozilla" */
     int64_t not_before; /**< seconds since the epoch */
     int64_t not_after;
     int64_t distrust_after; /**< server distrust-after, 0 when none */
@@ -74,7 +74,7 @@ typedef struct ftls_root_info {
  * One unreadable file or bad PEM block does not fail the load: it is
  * recorded (ftls_roots_problem()) and the other roots are kept.
  *
- * @param source which roots.
+ * @param origin which roots.
  * @param[out] out receives the set; set to NULL on entry.
  * @param err optional.
  * @return FTLS_OK (check ftls_roots_problem_count() for partial
@@ -86,7 +86,7 @@ typedef struct ftls_root_info {
  * @par Thread-safety: safe from any thread.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load(ftls_roots_source source,
+FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load(ftls_roots_origin origin,
                                                  ftls_roots **out,
                                                  ftls_error *err);
 
@@ -106,13 +106,13 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load_paths(const char *files,
 
 /**
  * @brief Load roots from PEM in memory (for example fetched from an API).
- * @param source_name shown as the roots' source, e.g. "vault:pki/ca";
+ * @param location recorded as each root's location, e.g. "vault:pki/ca";
  *        copied. NULL means "memory".
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load_pem(const void *pem,
                                                      size_t len,
-                                                     const char *source_name,
+                                                     const char *location,
                                                      ftls_roots **out,
                                                      ftls_error *err);
 
@@ -132,7 +132,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load_pem(const void *pem,
  * @par Thread-safety: safe from any thread.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_roots_get1(ftls_roots_source source,
+FTLS_API FTLS_NODISCARD ftls_code ftls_roots_get1_shared(ftls_roots_origin origin,
                                                  ftls_roots **out,
                                                  ftls_error *err);
 
@@ -207,7 +207,7 @@ FTLS_API ftls_code ftls_roots_problem(const ftls_roots *roots, size_t i,
 
 /** Load statistics; see ftls_roots_get_stats(). */
 typedef struct ftls_roots_stats {
-    size_t sources;        /**< files and directories consulted */
+    size_t paths;          /**< files and directories consulted */
     size_t files_read;     /**< distinct files read */
     size_t certs_seen;     /**< certificates decoded, duplicates included */
     size_t duplicates;     /**< dropped as identical DER */
@@ -223,7 +223,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_get_stats(const ftls_roots *roots,
  * @return the path (borrowed from @p roots), or NULL when out of range.
  * @since 0.1.0
  */
-FTLS_API const char *ftls_roots_get0_source(const ftls_roots *roots, size_t i);
+FTLS_API const char *ftls_roots_get0_path(const ftls_roots *roots, size_t i);
 
 /**
  * @brief A new X509_STORE that trusts @p roots, parsing each root only
@@ -275,16 +275,16 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_export_pem(const ftls_roots *roots,
                                                        size_t *written,
                                                        ftls_error *err);
 
-/** @brief Stable name of a source: "system", "fallback", "auto", "both". @since 0.1.0 */
-FTLS_API const char *ftls_roots_source_name(ftls_roots_source source);
+/** @brief Stable name of an origin: "system", "fallback", "auto", "both". @since 0.1.0 */
+FTLS_API const char *ftls_roots_origin_name(ftls_roots_origin origin);
 
 /**
- * @brief Parse a source name (as above).
+ * @brief Parse an origin name (as above).
  * @return FTLS_OK or FTLS_E_INVALID_ARGUMENT.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_roots_source_parse(const char *name,
-                                                         ftls_roots_source *out);
+FTLS_API FTLS_NODISCARD ftls_code ftls_roots_origin_parse(const char *name,
+                                                         ftls_roots_origin *out);
 
 #ifdef __cplusplus
 }

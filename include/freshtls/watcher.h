@@ -17,7 +17,7 @@
 
 #include <freshtls/error.h>
 #include <freshtls/export.h>
-#include <freshtls/identity.h>
+#include <freshtls/source.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -141,7 +141,7 @@ ftls_code ftls_ctx_factory_set_client_cas(ftls_ctx_factory *f,
 }
 
 ftls_code ftls_ctx_factory_set_system_roots(ftls_ctx_factory *f,
-                                            ftls_roots_source which,
+                                            ftls_roots_origin which,
                                             ftls_error *err)
 {
     FTLS_GUARD_ARG(f != NULL && (unsigned)which <= FTLS_ROOTS_BOTH, err,

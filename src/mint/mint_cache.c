@@ -246,7 +246,7 @@ ftls_code ftls_leaf_cache_get1(ftls_leaf_cache *c, const char *host,
     FTLS_GUARD_ARG(c != NULL && host != NULL, err, "cache or host is NULL");
     char name[FTLS_NAME_MAX + 1];
     int is_ip = 0;
-    ftls_code rc = ftls_name_normalize(host, c->mint.allow_ip, name,
+    ftls_code rc = ftls_leaf_normalize_name(host, c->mint.allow_ip, name,
                                        sizeof(name), &is_ip, err);
     if (rc != FTLS_OK) {
         ftls__lock(&c->lock);

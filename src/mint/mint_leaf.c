@@ -229,7 +229,7 @@ ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
     return FTLS_OK;
 }
 
-ftls_code ftls_mint_leaf(ftls_ca *ca, const char *host,
+ftls_code ftls_leaf_mint(ftls_ca *ca, const char *host,
                          const ftls_mint_options *o, int64_t now,
                          ftls_leaf **out, ftls_error *err)
 {
@@ -238,7 +238,7 @@ ftls_code ftls_mint_leaf(ftls_ca *ca, const char *host,
     FTLS_GUARD_ARG(ca != NULL && host != NULL, err, "ca or host is NULL");
     char name[FTLS_NAME_MAX + 1];
     int is_ip = 0;
-    ftls_code rc = ftls_name_normalize(host, o ? o->allow_ip : 0, name,
+    ftls_code rc = ftls_leaf_normalize_name(host, o ? o->allow_ip : 0, name,
                                        sizeof(name), &is_ip, err);
     return rc == FTLS_OK ? ftls__mint(ca, name, is_ip, o, now, out, err) : rc;
 }

@@ -49,7 +49,7 @@ static ftls_code check_labels(const char *name, ftls_error *err)
     }
 }
 
-ftls_code ftls_name_normalize(const char *in, int allow_ip, char *out,
+ftls_code ftls_leaf_normalize_name(const char *in, int allow_ip, char *out,
                               size_t out_len, int *is_ip, ftls_error *err)
 {
     if (is_ip != NULL)

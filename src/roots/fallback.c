@@ -15,7 +15,7 @@ static ftls_code build(ftls_roots **out, ftls_error *err)
     if (rc != FTLS_OK)
         return rc;
     static const char source[] = "embedded:mozilla";
-    if ((rc = ftls__roots_note_source(r, source)) != FTLS_OK) {
+    if ((rc = ftls__roots_note_path(r, source)) != FTLS_OK) {
         rc = ftls__err(err, rc, "fallback roots: out of memory");
         goto fail;
     }

@@ -13,7 +13,7 @@
 
 #define DEDUP_INITIAL 512
 
-ftls_code ftls__roots_new(ftls_roots_source kind, ftls_roots **out,
+ftls_code ftls__roots_new(ftls_roots_origin kind, ftls_roots **out,
                           ftls_error *err)
 {
     *out = NULL;
@@ -58,14 +58,14 @@ const char *ftls__roots_intern(ftls_roots *r, const char *s)
     return d;
 }
 
-ftls_code ftls__roots_note_source(ftls_roots *r, const char *path)
+ftls_code ftls__roots_note_path(ftls_roots *r, const char *path)
 {
     const char *s = ftls__roots_intern(r, path);
-    if (s == NULL || grow((void **)&r->sources, &r->capsources, r->nsources,
-                          sizeof(*r->sources)) != 0)
+    if (s == NULL || grow((void **)&r->paths, &r->cappaths, r->npaths,
+                          sizeof(*r->paths)) != 0)
         return FTLS_E_NOMEM;
-    r->sources[r->nsources++] = (char *)s;
-    r->stats.sources = r->nsources;
+    r->paths[r->npaths++] = (char *)s;
+    r->stats.paths = r->npaths;
     return FTLS_OK;
 }
 
@@ -197,7 +197,7 @@ ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
     e->der_len = len;
     e->subject = name;
     e->label = label;
-    e->source = source;
+    e->location = source;
     e->not_before = f.not_before;
     e->not_after = f.not_after;
     e->distrust_after = distrust_after;
@@ -328,7 +328,7 @@ void ftls_roots_free(ftls_roots *r)
     ftls__free(r->dedup);
     ftls__free(r->problems);
     ftls__free(r->strings);
-    ftls__free(r->sources);
+    ftls__free(r->paths);
     ftls__free(r);
 }
 
@@ -355,7 +355,7 @@ ftls_code ftls_roots_get0_info(const ftls_roots *r, size_t i,
     info->der_len = e->der_len;
     info->subject = e->subject;
     info->label = e->label;
-    info->source = e->source;
+    info->location = e->location;
     info->not_before = e->not_before;
     info->not_after = e->not_after;
     info->distrust_after = e->distrust_after;
@@ -392,32 +392,32 @@ ftls_code ftls_roots_get_stats(const ftls_roots *r, ftls_roots_stats *stats)
     return FTLS_OK;
 }
 
-const char *ftls_roots_get0_source(const ftls_roots *r, size_t i)
+const char *ftls_roots_get0_path(const ftls_roots *r, size_t i)
 {
-    return (r != NULL && i < r->nsources) ? r->sources[i] : NULL;
+    return (r != NULL && i < r->npaths) ? r->paths[i] : NULL;
 }
 
-static const char *const g_source_names[] = {"system", "fallback", "auto",
+static const char *const g_origin_names[] = {"system", "fallback", "auto",
                                              "both"};
 
-const char *ftls_roots_source_name(ftls_roots_source s)
+const char *ftls_roots_origin_name(ftls_roots_origin s)
 {
-    return (unsigned)s < 4 ? g_source_names[s] : "unknown";
+    return (unsigned)s < 4 ? g_origin_names[s] : "unknown";
 }
 
-ftls_code ftls_roots_source_parse(const char *name, ftls_roots_source *out)
+ftls_code ftls_roots_origin_parse(const char *name, ftls_roots_origin *out)
 {
     if (name == NULL || out == NULL)
         return FTLS_E_INVALID_ARGUMENT;
     for (unsigned i = 0; i < 4; i++)
-        if (strcmp(name, g_source_names[i]) == 0) {
-            *out = (ftls_roots_source)i;
+        if (strcmp(name, g_origin_names[i]) == 0) {
+            *out = (ftls_roots_origin)i;
             return FTLS_OK;
         }
     return FTLS_E_INVALID_ARGUMENT;
 }
 
-ftls_code ftls__roots_union(ftls_roots_source kind, const ftls_roots *a,
+ftls_code ftls__roots_union(ftls_roots_origin kind, const ftls_roots *a,
                             const ftls_roots *b, ftls_roots **out,
                             ftls_error *err)
 {
@@ -429,14 +429,14 @@ ftls_code ftls__roots_union(ftls_roots_source kind, const ftls_roots *a,
     for (int p = 0; p < 2; p++) {
         if (parts[p] == NULL)
             continue;
-        for (size_t i = 0; i < parts[p]->nsources; i++)
-            if (ftls__roots_note_source(r, parts[p]->sources[i]) != FTLS_OK)
+        for (size_t i = 0; i < parts[p]->npaths; i++)
+            if (ftls__roots_note_path(r, parts[p]->paths[i]) != FTLS_OK)
                 goto nomem;
         for (size_t i = 0; i < parts[p]->n; i++) {
             const struct ftls__root *e = &parts[p]->v[i];
             const char *why, *label = NULL, *source = NULL;
             if ((e->label && !(label = ftls__roots_intern(r, e->label))) ||
-                (e->source && !(source = ftls__roots_intern(r, e->source))))
+                (e->location && !(source = ftls__roots_intern(r, e->location))))
                 goto nomem;
             rc = ftls__roots_add_der(r, e->der, e->der_len, e->der_static,
                                      label, source, e->distrust_after, &why);

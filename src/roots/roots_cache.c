@@ -2,7 +2,7 @@
  * The process-wide roots: one load for all first callers, lock-free reads
  * afterwards, sticky errors, refresh by atomic swap, and a change watcher.
  *
- * Each source (system, fallback, auto, both) has a snapshot cell whose
+ * Each origin (system, fallback, auto, both) has a snapshot cell whose
  * snapshots are results: either a root set or the error that stands for
  * it. Readers only ever acquire a snapshot; the mutex below is taken by
  * loaders, and by readers only when no result exists yet (the very first
@@ -43,8 +43,8 @@ static void init_cells(void)
             g_init_rc = FTLS_E_NOMEM;
 }
 
-/* Publish roots (a new reference is taken) or an error for one source. */
-static ftls_code publish(ftls_roots_source s, ftls_roots *roots,
+/* Publish roots (a new reference is taken) or an error for one origin. */
+static ftls_code publish(ftls_roots_origin s, ftls_roots *roots,
                          const ftls_error *error)
 {
     struct result *res = ftls__calloc(1, sizeof(*res));
@@ -64,8 +64,8 @@ static ftls_code publish(ftls_roots_source s, ftls_roots *roots,
     return rc;
 }
 
-/* 1 when the source currently holds roots (not an error). */
-static int has_roots(ftls_roots_source s)
+/* 1 when the origin currently holds roots (not an error). */
+static int has_roots(ftls_roots_origin s)
 {
     ftls_snapshot *snap = NULL;
     if (ftls_cell_get1_snapshot(g_cells[s], &snap) != FTLS_OK)
@@ -76,7 +76,7 @@ static int has_roots(ftls_roots_source s)
 }
 
 /* Publish roots, or on failure an error unless good roots already stand. */
-static ftls_code publish_outcome(ftls_roots_source s, ftls_roots *roots,
+static ftls_code publish_outcome(ftls_roots_origin s, ftls_roots *roots,
                                  const ftls_error *error)
 {
     if (roots == NULL && has_roots(s))
@@ -100,7 +100,7 @@ static ftls_code load_all(ftls_error *err)
     ftls_code rc = ftls__roots_load_system(&sys, lerr);
     /* With no override in force and nothing on disk, auto and both fall
      * back to the embedded bundle; an unusable override is an error for
-     * every source but fallback. */
+     * every origin but fallback. */
     int may_fall_back = rc == FTLS_E_NO_ROOTS && !env_override_set();
     if (rc == FTLS_OK || may_fall_back) {
         ftls_code frc = ftls__fallback_get1(&fb, NULL);
@@ -141,7 +141,7 @@ static ftls_code load_all(ftls_error *err)
     return rc;
 }
 
-static ftls_code ensure_loaded(ftls_roots_source s, ftls_error *err)
+static ftls_code ensure_loaded(ftls_roots_origin s, ftls_error *err)
 {
     ftls__lock(&g_load_lock);
     ftls_code rc = FTLS_OK;
@@ -152,23 +152,23 @@ static ftls_code ensure_loaded(ftls_roots_source s, ftls_error *err)
     return rc == FTLS_E_NOMEM ? rc : FTLS_OK;
 }
 
-ftls_code ftls_roots_get1(ftls_roots_source source, ftls_roots **out,
+ftls_code ftls_roots_get1_shared(ftls_roots_origin origin, ftls_roots **out,
                           ftls_error *err)
 {
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
     *out = NULL;
-    FTLS_GUARD_ARG((unsigned)source <= FTLS_ROOTS_BOTH, err, "unknown source");
-    if (source == FTLS_ROOTS_FALLBACK)
+    FTLS_GUARD_ARG((unsigned)origin <= FTLS_ROOTS_BOTH, err, "unknown origin");
+    if (origin == FTLS_ROOTS_FALLBACK)
         return ftls__fallback_get1(out, err);
     pthread_once(&g_init_once, init_cells);
     if (g_init_rc != FTLS_OK)
         return ftls__err(err, g_init_rc, "roots: out of memory");
     ftls_snapshot *snap = NULL;
-    ftls_code rc = ftls_cell_get1_snapshot(g_cells[source], &snap);
+    ftls_code rc = ftls_cell_get1_snapshot(g_cells[origin], &snap);
     if (rc == FTLS_E_EMPTY) {
-        if ((rc = ensure_loaded(source, err)) != FTLS_OK)
+        if ((rc = ensure_loaded(origin, err)) != FTLS_OK)
             return rc;
-        rc = ftls_cell_get1_snapshot(g_cells[source], &snap);
+        rc = ftls_cell_get1_snapshot(g_cells[origin], &snap);
     }
     if (rc != FTLS_OK)
         return ftls__err(err, rc, "roots: %s", ftls_code_describe(rc));
@@ -368,22 +368,22 @@ void ftls_roots_watch_stop(void)
     pthread_mutex_unlock(&g_watch_lock);
 }
 
-ftls_code ftls_roots_load(ftls_roots_source source, ftls_roots **out,
+ftls_code ftls_roots_load(ftls_roots_origin origin, ftls_roots **out,
                           ftls_error *err)
 {
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
     *out = NULL;
-    FTLS_GUARD_ARG((unsigned)source <= FTLS_ROOTS_BOTH, err, "unknown source");
-    if (source == FTLS_ROOTS_FALLBACK)
+    FTLS_GUARD_ARG((unsigned)origin <= FTLS_ROOTS_BOTH, err, "unknown origin");
+    if (origin == FTLS_ROOTS_FALLBACK)
         return ftls__fallback_get1(out, err);
     ftls_roots *sys = NULL, *fb = NULL;
     ftls_code rc = ftls__roots_load_system(&sys, err);
-    if (source == FTLS_ROOTS_SYSTEM || (rc != FTLS_OK &&
+    if (origin == FTLS_ROOTS_SYSTEM || (rc != FTLS_OK &&
                                         (rc != FTLS_E_NO_ROOTS || env_override_set()))) {
         *out = sys;
         return rc;
     }
-    if (source == FTLS_ROOTS_AUTO && rc == FTLS_OK) {
+    if (origin == FTLS_ROOTS_AUTO && rc == FTLS_OK) {
         *out = sys;
         return FTLS_OK;
     }

@@ -82,7 +82,7 @@ ftls_code ftls_roots_export_pem(const ftls_roots *roots, const char *path,
     size_t count = 0, dropped = 0;
     int ok = BIO_printf(b, "# Root certificates exported by freshtls %s on %s "
                         "(source: %s).\n", FTLS_VERSION_STRING, date,
-                        ftls_roots_source_name(roots->kind)) > 0;
+                        ftls_roots_origin_name(roots->kind)) > 0;
     for (size_t i = 0; ok && i < roots->n; i++) {
         const struct ftls__root *e = &roots->v[i];
         if (e->distrust_after != 0 &&

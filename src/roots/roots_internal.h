@@ -13,7 +13,7 @@ struct ftls__root {
     size_t der_len;
     X509_NAME *subject;
     const char *label;  /* owned by the set's string list, or static */
-    const char *source; /* owned by the set's string list, or static */
+    const char *location; /* owned by the set's string list, or static */
     int64_t not_before, not_after, distrust_after;
     unsigned char sha256[32];
     unsigned char ski[32];
@@ -30,7 +30,7 @@ struct ftls__problem {
 struct ftls_roots {
     _Atomic long refs;
     uint64_t uid; /* unique in the process: names this immutable set */
-    ftls_roots_source kind;
+    ftls_roots_origin kind;
     struct ftls__root *v;
     size_t n, cap;
     size_t *by_subject; /* indices sorted by X509_NAME_cmp, after finish */
@@ -40,8 +40,8 @@ struct ftls_roots {
     size_t nproblems, capproblems;
     char **strings; /* owned strings: sources, labels */
     size_t nstrings, capstrings;
-    char **sources; /* borrowed from strings: sources consulted */
-    size_t nsources, capsources;
+    char **paths;   /* borrowed from strings: sources consulted */
+    size_t npaths, cappaths;
     ftls_roots_stats stats;
 };
 
@@ -52,12 +52,12 @@ static inline ftls_roots *ftls__roots_ref(ftls_roots *r)
     return r;
 }
 
-ftls_code ftls__roots_new(ftls_roots_source kind, ftls_roots **out,
+ftls_code ftls__roots_new(ftls_roots_origin kind, ftls_roots **out,
                           ftls_error *err);
 /* Copy a string into the set; NULL on allocation failure. */
 const char *ftls__roots_intern(ftls_roots *r, const char *s);
 /* Record a source consulted (interned). */
-ftls_code ftls__roots_note_source(ftls_roots *r, const char *path);
+ftls_code ftls__roots_note_path(ftls_roots *r, const char *path);
 /* Record a problem. Allocation failure here is reported as FTLS_E_NOMEM. */
 ftls_code ftls__roots_add_problem(ftls_roots *r, const char *path,
                                   ftls_code code, const char *fmt, ...)
@@ -107,7 +107,7 @@ ftls_code ftls__fallback_get1(ftls_roots **out, ftls_error *err);
 /* Loaders (roots_load.c). */
 ftls_code ftls__roots_load_system(ftls_roots **out, ftls_error *err);
 /* Combine: union of a and b (either may be NULL) as a new set. */
-ftls_code ftls__roots_union(ftls_roots_source kind, const ftls_roots *a,
+ftls_code ftls__roots_union(ftls_roots_origin kind, const ftls_roots *a,
                             const ftls_roots *b, ftls_roots **out,
                             ftls_error *err);
 /* 1 when SSL_CERT_FILE or SSL_CERT_DIR is set and non-empty; the values

@@ -245,7 +245,7 @@ static ftls_code visit_list(struct walk *w, const char *list, int dirs,
                                  "roots: path too long in list");
             memcpy(path, p, len);
             path[len] = '\0';
-            if (w->r != NULL && ftls__roots_note_source(w->r, path) != FTLS_OK)
+            if (w->r != NULL && ftls__roots_note_path(w->r, path) != FTLS_OK)
                 return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
             ftls_code rc = dirs ? visit_dir(w, path, err)
                                 : visit_file(w, AT_FDCWD, path, path, 0, err);
@@ -329,7 +329,7 @@ static ftls_code no_roots(const ftls_roots *r, const char *what, ftls_error *err
     return ftls__err(err, FTLS_E_NO_ROOTS, "%s", msg);
 }
 
-static ftls_code load(ftls_roots_source kind, const char *files,
+static ftls_code load(ftls_roots_origin kind, const char *files,
                       const char *dirs, int use_default, const char *what,
                       ftls_roots **out, ftls_error *err)
 {
@@ -382,7 +382,7 @@ ftls_code ftls_roots_load_paths(const char *files, const char *dirs,
 }
 
 ftls_code ftls_roots_load_pem(const void *pem, size_t len,
-                              const char *source_name, ftls_roots **out,
+                              const char *location, ftls_roots **out,
                               ftls_error *err)
 {
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
@@ -392,9 +392,9 @@ ftls_code ftls_roots_load_pem(const void *pem, size_t len,
     ftls_code rc = ftls__roots_new(FTLS_ROOTS_SYSTEM, &r, err);
     if (rc != FTLS_OK)
         return rc;
-    const char *name = source_name ? source_name : "memory";
+    const char *name = location ? location : "memory";
     const char *src = ftls__roots_intern(r, name);
-    if (src == NULL || ftls__roots_note_source(r, name) != FTLS_OK ||
+    if (src == NULL || ftls__roots_note_path(r, name) != FTLS_OK ||
         ftls__roots_add_pem(r, pem, len, src) != FTLS_OK)
         rc = ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
     else if (r->n == 0)

@@ -441,7 +441,7 @@ static ftls_code reload_locked(ftls_source *s, struct ftls__pending_event *pe,
     int64_t now = (int64_t)time(NULL);
     if (ftls__source_is_trust(s)) {
         rc = s->kind == K_SYSTEM
-                 ? ftls_roots_get1(s->system_which, &roots, err)
+                 ? ftls_roots_get1_shared(s->system_which, &roots, err)
                  : ftls_roots_load_paths(s->trust_files, s->trust_dirs, &roots,
                                          err);
         if (rc == FTLS_OK)

@@ -2,7 +2,7 @@
 #ifndef FTLS_SOURCE_INTERNAL_H
 #define FTLS_SOURCE_INTERNAL_H
 
-#include <freshtls/identity.h>
+#include <freshtls/source.h>
 
 #include <pthread.h>
 
@@ -19,7 +19,7 @@ struct ftls_source {
     char *cert_path, *key_path;       /* K_FILES in two directories */
     char *path;                       /* K_PEM, K_P12 */
     char *trust_files, *trust_dirs;   /* K_TRUST */
-    ftls_roots_source system_which;   /* K_SYSTEM */
+    ftls_roots_origin system_which;   /* K_SYSTEM */
     char *pass_file, *pass_env;
     struct ftls__buf mem_cert, mem_key; /* K_MEM, guarded by mem_lock */
     pthread_mutex_t mem_lock;

@@ -1,6 +1,6 @@
 /*
  * A trust source over the process-wide system roots (roots_cache.c): its
- * reload takes the current set of ftls_roots_get1(which), and every
+ * reload takes the current set of ftls_roots_get1_shared(which), and every
  * successful ftls_roots_refresh() (by hand, or by the roots watcher when
  * the OS store changes) reloads it. So factories, attachments, events and
  * status follow the OS store through the same path as any trust file.
@@ -22,7 +22,7 @@ void ftls__source_system_detach(ftls_source *s)
     ftls__roots_unfollow(refreshed, s);
 }
 
-ftls_code ftls_source_new_system_roots(ftls_roots_source which,
+ftls_code ftls_source_new_system_roots(ftls_roots_origin which,
                                        ftls_source **out, ftls_error *err)
 {
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
