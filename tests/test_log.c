@@ -90,7 +90,7 @@ static void test_untrusted_bytes_escaped(void)
     CHECK(strcmp(again, g_seen) == 0);
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
-    (void)ftls__err(err, FTLS_E_PARSE, "%s: bad", "dir\r\nforged");
+    CHECK(ftls__err(err, FTLS_E_PARSE, "%s: bad", "dir\r\nforged") == FTLS_E_PARSE);
     CHECK_STR_CONTAINS(ftls_error_message(err), "dir\\x0d\\x0aforged: bad");
     ftls_error_free(err);
     char small[6] = "ab\ncd"; /* an escape is never split by truncation */

@@ -194,9 +194,9 @@ static void capture_openssl(ftls_error *err)
     }
 }
 
-static ftls_code record(ftls_error *err, ftls_code code, const char *suffix,
+static FTLS_NODISCARD ftls_code record(ftls_error *err, ftls_code code, const char *suffix,
                         const char *fmt, va_list ap) FTLS_PRINTF(4, 0);
-static ftls_code record(ftls_error *err, ftls_code code, const char *suffix,
+static FTLS_NODISCARD ftls_code record(ftls_error *err, ftls_code code, const char *suffix,
                         const char *fmt, va_list ap)
 {
     if (err == NULL)

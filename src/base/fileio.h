@@ -26,7 +26,7 @@ struct ftls__buf {
  * short backoff; the first attempt never sleeps. The buffer is
  * NUL-terminated one byte past len (not counted).
  */
-ftls_code ftls__file_read(int dirfd, const char *path, size_t cap,
+FTLS_NODISCARD ftls_code ftls__file_read(int dirfd, const char *path, size_t cap,
                           struct ftls__buf *out, ftls_error *err);
 /* Free a buffer; wipe it first when `secret`. */
 void ftls__buf_free(struct ftls__buf *b, int secret);
@@ -35,7 +35,7 @@ void ftls__buf_free(struct ftls__buf *b, int secret);
  * with `no_overwrite`, link, so an existing file is never replaced:
  * FTLS_E_EXISTS). The file gets exactly `mode`. No partial file is left
  * behind on failure. */
-ftls_code ftls__file_write_atomic(const char *path, const void *data,
+FTLS_NODISCARD ftls_code ftls__file_write_atomic(const char *path, const void *data,
                                   size_t len, mode_t mode, int no_overwrite,
                                   ftls_error *err);
 

@@ -22,15 +22,15 @@ char *ftls__strdup(const char *s);
  * Record a failure: format the message, move the OpenSSL error queue into
  * err (when err is not NULL), and return code. Never allocates.
  */
-ftls_code ftls__err(ftls_error *err, ftls_code code, const char *fmt, ...)
+FTLS_NODISCARD ftls_code ftls__err(ftls_error *err, ftls_code code, const char *fmt, ...)
     FTLS_PRINTF(3, 4);
 /* Same as ftls__err but appends strerror(errnum) to the message. */
-ftls_code ftls__err_errno(ftls_error *err, ftls_code code, int errnum,
+FTLS_NODISCARD ftls_code ftls__err_errno(ftls_error *err, ftls_code code, int errnum,
                           const char *fmt, ...) FTLS_PRINTF(4, 5);
 /* Copy a recorded failure (code, message, OpenSSL text) into dst. */
 void ftls__error_copy(ftls_error *dst, const ftls_error *src);
 /* Map an errno value to the closest ftls_code. */
-ftls_code ftls__code_from_errno(int errnum);
+FTLS_NODISCARD ftls_code ftls__code_from_errno(int errnum);
 
 /* ---- logging (log.c) -------------------------------------------------- */
 /* Rewrite a NUL-terminated string in place so that it holds printable
@@ -52,6 +52,21 @@ int ftls__log_enabled(ftls_log_level level);
             return ftls__err((err), FTLS_E_INVALID_ARGUMENT, "%s: %s",        \
                              __func__, (what));                                \
     } while (0)
+
+/* ---- assertions -------------------------------------------------------- */
+/* FTLS_ASSERT(cond) states an invariant the code relies on (never a check of
+ * input: inputs get an error code). It aborts with file, line and the
+ * condition in debug builds and in the test library (FTLS_TEST_HOOKS), and
+ * compiles to nothing in release builds (NDEBUG), so it must not have side
+ * effects. */
+#if !defined(NDEBUG) || defined(FTLS_TEST_HOOKS)
+#define FTLS_ASSERT(cond)                                                      \
+    ((cond) ? (void)0 : ftls__assert_fail(#cond, __FILE__, __LINE__, __func__))
+_Noreturn void ftls__assert_fail(const char *cond, const char *file, int line,
+                                 const char *func);
+#else
+#define FTLS_ASSERT(cond) ((void)0)
+#endif
 
 #define FTLS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

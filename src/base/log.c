@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/fork.h"
@@ -78,8 +79,10 @@ void ftls__log(ftls_log_level level, const char *fmt, ...)
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof(msg)) /* say so rather than cut a line silently */
+        memcpy(msg + sizeof(msg) - 4, "...", 4);
     ftls__escape(msg, sizeof(msg)); /* names and paths may come from peers */
 
     ftls__lock(&g_log_lock);
@@ -91,3 +94,15 @@ void ftls__log(ftls_log_level level, const char *fmt, ...)
     if (fn != NULL && (int)level <= max)
         fn(level, msg, ud);
 }
+
+#if !defined(NDEBUG) || defined(FTLS_TEST_HOOKS)
+/* A broken invariant is a bug in freshtls: say where through the log
+ * callback (the library never prints), then stop before memory is reused. */
+void ftls__assert_fail(const char *cond, const char *file, int line,
+                       const char *func)
+{
+    ftls__log(FTLS_LOG_ERROR, "freshtls: assertion failed: %s (%s:%d, %s)",
+              cond, file, line, func);
+    abort();
+}
+#endif

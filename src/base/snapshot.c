@@ -146,7 +146,9 @@ void ftls_snapshot_free(ftls_snapshot *snap)
 {
     if (snap == NULL)
         return;
-    if (atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel) != 1)
+    uint64_t was = atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel);
+    FTLS_ASSERT(was >= 1); /* a free without a reference is a double free */
+    if (was != 1)
         return;
     if (snap->free_fn != NULL)
         snap->free_fn(snap->head.data, snap->free_arg);

@@ -62,7 +62,7 @@ static void init_once(void)
 }
 
 /* Build and publish the bundle for a trust generation. */
-static ftls_code publish_bundle(ftls_cell *cell, ftls_roots *roots,
+static FTLS_NODISCARD ftls_code publish_bundle(ftls_cell *cell, ftls_roots *roots,
                                 ftls_error *err)
 {
     struct ftls__trust_bundle *b = NULL;
@@ -264,7 +264,7 @@ static int cert_cb(SSL *ssl, void *arg)
 }
 
 /* Prepare the cell for a trust source and fill it if the source has data. */
-static ftls_code watch_trust(struct attachment *a, ftls_source *src,
+static FTLS_NODISCARD ftls_code watch_trust(struct attachment *a, ftls_source *src,
                              ftls_cell **cell,
                              void (*listener)(ftls_source *, void *),
                              ftls_error *err)
@@ -282,7 +282,7 @@ static ftls_code watch_trust(struct attachment *a, ftls_source *src,
     return rc;
 }
 
-static ftls_code setup(struct attachment *a, const ftls_attach_config *cfg,
+static FTLS_NODISCARD ftls_code setup(struct attachment *a, const ftls_attach_config *cfg,
                        ftls_error *err)
 {
     ftls_code rc = FTLS_OK;

@@ -110,7 +110,7 @@ void ftls_ctx_factory_free(ftls_ctx_factory *f)
     ftls__free_secret(f, sizeof(*f)); /* wipes the ticket keys */
 }
 
-static ftls_code set_source(ftls_ctx_factory *f, ftls_source **slot,
+static FTLS_NODISCARD ftls_code set_source(ftls_ctx_factory *f, ftls_source **slot,
                             ftls_source *src, ftls_error *err)
 {
     FTLS_GUARD_ARG(f != NULL && src != NULL, err, "factory or source is NULL");
@@ -165,7 +165,7 @@ ftls_code ftls_ctx_factory_set_system_roots(ftls_ctx_factory *f,
 
 /* The verification store (and, for client CAs, the advertised names);
  * *uid names the root set used (0: none). */
-static ftls_code apply_trust(ftls_ctx_factory *f, SSL_CTX *ctx, uint64_t *uid,
+static FTLS_NODISCARD ftls_code apply_trust(ftls_ctx_factory *f, SSL_CTX *ctx, uint64_t *uid,
                              ftls_error *err)
 {
     *uid = 0;
@@ -194,7 +194,7 @@ static ftls_code apply_trust(ftls_ctx_factory *f, SSL_CTX *ctx, uint64_t *uid,
     return FTLS_OK;
 }
 
-static ftls_code configure(ftls_ctx_factory *f, SSL_CTX *ctx, ftls_error *err)
+static FTLS_NODISCARD ftls_code configure(ftls_ctx_factory *f, SSL_CTX *ctx, ftls_error *err)
 {
     const ftls_ctx_template *t = &f->t;
     if (!SSL_CTX_set_min_proto_version(ctx, t->min_version ? t->min_version

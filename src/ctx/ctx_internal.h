@@ -16,7 +16,7 @@ struct ftls__trust_bundle {
     ftls_roots *roots; /* a reference, for stores derived from it */
 };
 
-ftls_code ftls__trust_bundle_new(ftls_roots *roots,
+FTLS_NODISCARD ftls_code ftls__trust_bundle_new(ftls_roots *roots,
                                  struct ftls__trust_bundle **out,
                                  ftls_error *err);
 /* Snapshot-cell destructor. */
@@ -26,7 +26,7 @@ void ftls__trust_bundle_free(void *bundle, void *arg);
  * generation's anchors and the application store's settings, CRLs and
  * lookups. Immutable once built; a snapshot-cell payload. */
 struct ftls__derived;
-ftls_code ftls__derived_new(ftls_roots *roots, uint64_t generation,
+FTLS_NODISCARD ftls_code ftls__derived_new(ftls_roots *roots, uint64_t generation,
                             X509_STORE *app, struct ftls__derived **out,
                             ftls_error *err);
 void ftls__derived_free(void *derived, void *arg);
@@ -81,14 +81,14 @@ struct ftls__ctx_counter {
 
 /* Attach per-context data: ticket keys (servers), ALPN list, counters.
  * The data is freed, and the counters decremented, with the SSL_CTX. */
-ftls_code ftls__ctx_install(SSL_CTX *ctx, int is_server,
+FTLS_NODISCARD ftls_code ftls__ctx_install(SSL_CTX *ctx, int is_server,
                             const struct ftls__ticket_keys *keys,
                             const unsigned char *alpn, size_t alpn_len,
                             struct ftls__ctx_counter *counter, ftls_error *err);
 /* Factory contexts: bind sessions to the root set `trust_uid` this context
  * verifies peers with (servers: client CAs), as attach mode does. After
  * ftls__ctx_install(). */
-ftls_code ftls__ctx_bind_sessions(SSL_CTX *ctx, int is_server,
+FTLS_NODISCARD ftls_code ftls__ctx_bind_sessions(SSL_CTX *ctx, int is_server,
                                   uint64_t trust_uid, ftls_error *err);
 /* The custom ClientHello extension type of the stale-session guard
  * (never put on the wire). */

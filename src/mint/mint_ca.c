@@ -11,7 +11,7 @@
 #include "base/fileio.h"
 #include "mint/mint_internal.h"
 
-static ftls_code ca_wrap(X509 *cert, EVP_PKEY *key, ftls_ca **out,
+static FTLS_NODISCARD ftls_code ca_wrap(X509 *cert, EVP_PKEY *key, ftls_ca **out,
                          ftls_error *err)
 {
     const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(cert);

@@ -130,6 +130,7 @@ static void lru_front(ftls_leaf_cache *c, struct entry *e)
 /* Unlink an entry from the hash and LRU; returns its leaf to free later. */
 static ftls_leaf *drop(ftls_leaf_cache *c, struct entry *e)
 {
+    FTLS_ASSERT(!e->minting); /* a minting thread still points at it */
     struct entry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
     while (*pp != e)
         pp = &(*pp)->hnext;
@@ -220,6 +221,7 @@ static ftls_leaf *settle(ftls_leaf_cache *c, struct entry *e, ftls_code rc,
                          ftls_leaf *leaf, int64_t now, ftls_leaf **out)
 {
     ftls_leaf *old = NULL;
+    FTLS_ASSERT(e->minting); /* only the minting thread settles, once */
     e->minting = 0;
     if (rc == FTLS_OK) {
         old = e->leaf;

@@ -39,7 +39,7 @@ struct ftls_leaf {
 /* Fill OpenSSL's extension cache once before the leaf is shared. */
 void ftls__leaf_warm(ftls_leaf *leaf);
 /* Mint for an already normalized name. */
-ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
+FTLS_NODISCARD ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
                      const ftls_mint_options *o, int64_t now, ftls_leaf **out,
                      ftls_error *err);
 

@@ -159,7 +159,7 @@ static int sign(X509 *x, ftls_ca *ca)
     return ok;
 }
 
-static ftls_code build(ftls_ca *ca, const char *name, int is_ip, int64_t nb,
+static FTLS_NODISCARD ftls_code build(ftls_ca *ca, const char *name, int is_ip, int64_t nb,
                        int64_t na, ftls_leaf *leaf, ftls_error *err)
 {
     unsigned char point[65];

@@ -21,7 +21,7 @@ static int is_ip_literal(const char *s, char *canon, size_t n)
     return 0;
 }
 
-static ftls_code check_labels(const char *name, ftls_error *err)
+static FTLS_NODISCARD ftls_code check_labels(const char *name, ftls_error *err)
 {
     const char *label = name;
     for (const char *p = name;; p++) {

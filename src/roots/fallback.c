@@ -8,7 +8,7 @@
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static ftls_roots *g_fallback;
 
-static ftls_code build(ftls_roots **out, ftls_error *err)
+static FTLS_NODISCARD ftls_code build(ftls_roots **out, ftls_error *err)
 {
     ftls_roots *r = NULL;
     ftls_code rc = ftls__roots_new(FTLS_ROOTS_FALLBACK, &r, err);

@@ -44,7 +44,7 @@ static void init_cells(void)
 }
 
 /* Publish roots (a new reference is taken) or an error for one origin. */
-static ftls_code publish(ftls_roots_origin s, ftls_roots *roots,
+static FTLS_NODISCARD ftls_code publish(ftls_roots_origin s, ftls_roots *roots,
                          const ftls_error *error)
 {
     struct result *res = ftls__calloc(1, sizeof(*res));
@@ -76,7 +76,7 @@ static int has_roots(ftls_roots_origin s)
 }
 
 /* Publish roots, or on failure an error unless good roots already stand. */
-static ftls_code publish_outcome(ftls_roots_origin s, ftls_roots *roots,
+static FTLS_NODISCARD ftls_code publish_outcome(ftls_roots_origin s, ftls_roots *roots,
                                  const ftls_error *error)
 {
     if (roots == NULL && has_roots(s))
@@ -91,7 +91,7 @@ static int env_override_set(void)
 }
 
 /* Load the system store and derive auto and both. Caller holds the lock. */
-static ftls_code load_all(ftls_error *err)
+static FTLS_NODISCARD ftls_code load_all(ftls_error *err)
 {
     ftls_error *lerr = NULL;
     ftls_roots *sys = NULL, *fb = NULL, *both = NULL;
@@ -141,7 +141,7 @@ static ftls_code load_all(ftls_error *err)
     return rc;
 }
 
-static ftls_code ensure_loaded(ftls_roots_origin s, ftls_error *err)
+static FTLS_NODISCARD ftls_code ensure_loaded(ftls_roots_origin s, ftls_error *err)
 {
     ftls__lock(&g_load_lock);
     ftls_code rc = FTLS_OK;

@@ -70,7 +70,7 @@ static void sig_add(struct walk *w, const char *path, const struct stat *st)
 }
 
 /* A failure on a path: an error when strict, else a recorded problem. */
-static ftls_code path_problem(struct walk *w, const char *path, int e,
+static FTLS_NODISCARD ftls_code path_problem(struct walk *w, const char *path, int e,
                               ftls_error *err)
 {
     ftls_code code = ftls__code_from_errno(e);
@@ -82,7 +82,7 @@ static ftls_code path_problem(struct walk *w, const char *path, int e,
     return FTLS_OK;
 }
 
-static ftls_code read_certs(struct walk *w, int dirfd, const char *name,
+static FTLS_NODISCARD ftls_code read_certs(struct walk *w, int dirfd, const char *name,
                             const char *path, ftls_error *err)
 {
     struct ftls__buf buf;
@@ -120,7 +120,7 @@ static ftls_code read_certs(struct walk *w, int dirfd, const char *name,
 }
 
 /* A file named directly (or a directory entry). */
-static ftls_code visit_file(struct walk *w, int dirfd, const char *name,
+static FTLS_NODISCARD ftls_code visit_file(struct walk *w, int dirfd, const char *name,
                             const char *path, int from_dir, ftls_error *err)
 {
     struct stat st;
@@ -152,7 +152,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static ftls_code visit_dir(struct walk *w, const char *dir, ftls_error *err)
+static FTLS_NODISCARD ftls_code visit_dir(struct walk *w, const char *dir, ftls_error *err)
 {
     int fd = -1;
     for (int attempt = 0; attempt < 3 && fd < 0; attempt++) {
@@ -229,7 +229,7 @@ done:
 }
 
 /* Visit each entry of a colon-separated list. */
-static ftls_code visit_list(struct walk *w, const char *list, int dirs,
+static FTLS_NODISCARD ftls_code visit_list(struct walk *w, const char *list, int dirs,
                             ftls_error *err)
 {
     if (list == NULL)
@@ -257,7 +257,7 @@ static ftls_code visit_list(struct walk *w, const char *list, int dirs,
     return FTLS_OK;
 }
 
-static ftls_code visit_default(struct walk *w, ftls_error *err)
+static FTLS_NODISCARD ftls_code visit_default(struct walk *w, ftls_error *err)
 {
     ftls_code rc;
     for (size_t i = 0; i < FTLS_ARRAY_LEN(g_distro_files); i++)
@@ -299,7 +299,7 @@ static uint64_t now_ns(void)
 
 /* Mark system roots that are byte-identical to a constrained bundle root
  * with its distrust-after date. */
-static ftls_code inherit_distrust(ftls_roots *r, ftls_error *err)
+static FTLS_NODISCARD ftls_code inherit_distrust(ftls_roots *r, ftls_error *err)
 {
     ftls_roots *fb = NULL;
     ftls_code rc = ftls__fallback_get1(&fb, err);
@@ -317,7 +317,7 @@ static ftls_code inherit_distrust(ftls_roots *r, ftls_error *err)
 }
 
 /* Summarise the problems into err when no root was found. */
-static ftls_code no_roots(const ftls_roots *r, const char *what, ftls_error *err)
+static FTLS_NODISCARD ftls_code no_roots(const ftls_roots *r, const char *what, ftls_error *err)
 {
     char msg[400];
     size_t off = (size_t)snprintf(msg, sizeof(msg), "no root certificates in %s",
@@ -329,7 +329,7 @@ static ftls_code no_roots(const ftls_roots *r, const char *what, ftls_error *err
     return ftls__err(err, FTLS_E_NO_ROOTS, "%s", msg);
 }
 
-static ftls_code load(ftls_roots_origin kind, const char *files,
+static FTLS_NODISCARD ftls_code load(ftls_roots_origin kind, const char *files,
                       const char *dirs, int use_default, const char *what,
                       ftls_roots **out, ftls_error *err)
 {

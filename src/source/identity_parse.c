@@ -58,7 +58,7 @@ struct pem_state {
 };
 
 /* Consume every block of one buffer into the state. */
-static ftls_code scan(struct pem_state *st, const unsigned char *buf,
+static FTLS_NODISCARD ftls_code scan(struct pem_state *st, const unsigned char *buf,
                       size_t len, const char *where, int allow_certs,
                       int allow_key, ftls_error *err)
 {
@@ -118,7 +118,7 @@ static ftls_code scan(struct pem_state *st, const unsigned char *buf,
     return FTLS_OK;
 }
 
-static ftls_code take(struct pem_state *st, const char *cert_where,
+static FTLS_NODISCARD ftls_code take(struct pem_state *st, const char *cert_where,
                       const char *key_where, ftls_identity **out,
                       ftls_error *err)
 {

@@ -15,7 +15,7 @@ static void subject_of(X509 *x, char *buf, size_t n)
     X509_NAME_oneline(X509_get_subject_name(x), buf, (int)n);
 }
 
-static ftls_code check_key_policy(EVP_PKEY *pk, int min_rsa, const char *what,
+static FTLS_NODISCARD ftls_code check_key_policy(EVP_PKEY *pk, int min_rsa, const char *what,
                                   const char *where, ftls_error *err)
 {
     int id = EVP_PKEY_get_base_id(pk);
@@ -32,7 +32,7 @@ static ftls_code check_key_policy(EVP_PKEY *pk, int min_rsa, const char *what,
 
 /* EC keys: only curves TLS can sign with (TLS 1.3 signature schemes and
  * what clients implement); OpenSSL itself would load any named curve. */
-static ftls_code check_curve(EVP_PKEY *pk, const char *what, const char *where,
+static FTLS_NODISCARD ftls_code check_curve(EVP_PKEY *pk, const char *what, const char *where,
                              ftls_error *err)
 {
     static const char *const usable[] = {"prime256v1", "secp384r1",
@@ -55,7 +55,7 @@ static ftls_code check_curve(EVP_PKEY *pk, const char *what, const char *where,
 }
 
 /* Purpose: what the identity is for, and never a CA certificate. */
-static ftls_code check_purpose(const ftls_identity *id, int purpose,
+static FTLS_NODISCARD ftls_code check_purpose(const ftls_identity *id, int purpose,
                                const char *where, ftls_error *err)
 {
     if (X509_get_extension_flags(id->leaf) & EXFLAG_CA)
@@ -81,7 +81,7 @@ static ftls_code check_purpose(const ftls_identity *id, int purpose,
 }
 
 /* Length and duplicates: every client receives the whole chain. */
-static ftls_code check_chain_shape(const ftls_identity *id, int max,
+static FTLS_NODISCARD ftls_code check_chain_shape(const ftls_identity *id, int max,
                                    const char *where, ftls_error *err)
 {
     int n = sk_X509_num(id->chain);
@@ -104,7 +104,7 @@ static ftls_code check_chain_shape(const ftls_identity *id, int max,
 
 /* OpenSSL's own acceptance: install the identity in a throwaway context at
  * the security level the serving contexts use, as they will. */
-static ftls_code check_openssl_accepts(const ftls_identity *id, int level,
+static FTLS_NODISCARD ftls_code check_openssl_accepts(const ftls_identity *id, int level,
                                        const char *where, ftls_error *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -121,7 +121,7 @@ static ftls_code check_openssl_accepts(const ftls_identity *id, int level,
     return rc;
 }
 
-static ftls_code check_order(const ftls_identity *id, const char *where,
+static FTLS_NODISCARD ftls_code check_order(const ftls_identity *id, const char *where,
                              ftls_error *err)
 {
     X509 *prev = id->leaf;
@@ -141,7 +141,7 @@ static ftls_code check_order(const ftls_identity *id, const char *where,
     return FTLS_OK;
 }
 
-static ftls_code check_time(const ftls_identity *id, int64_t now,
+static FTLS_NODISCARD ftls_code check_time(const ftls_identity *id, int64_t now,
                             const char *where, ftls_error *err)
 {
     time_t t = (time_t)now;
@@ -159,7 +159,7 @@ static ftls_code check_time(const ftls_identity *id, int64_t now,
     return FTLS_OK;
 }
 
-static ftls_code check_verify(const ftls_identity *id, ftls_roots *roots,
+static FTLS_NODISCARD ftls_code check_verify(const ftls_identity *id, ftls_roots *roots,
                               int purpose, const char *where, ftls_error *err)
 {
     X509_STORE *store = NULL;

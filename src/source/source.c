@@ -35,7 +35,7 @@ void ftls_source_free(ftls_source *s)
 {
     if (s == NULL)
         return;
-    if (s->kind == K_SYSTEM)
+    if (s->kind == FTLS__SRC_SYSTEM)
         ftls__source_system_detach(s);
     ftls_cell_free(s->cell);
     ftls_roots_free(s->opts.verify_roots);
@@ -65,7 +65,7 @@ static char *dup_opt(const char *s, int *ok)
     return d;
 }
 
-ftls_code ftls__source_new(enum kind kind, const ftls_identity_options *o,
+ftls_code ftls__source_new(enum ftls__source_kind kind, const ftls_identity_options *o,
                            ftls_source **out, ftls_error *err)
 {
     ftls_source *s = ftls__calloc(1, sizeof(*s));
@@ -87,7 +87,7 @@ ftls_code ftls__source_new(enum kind kind, const ftls_identity_options *o,
     }
     s->cert_name = dup_opt(o && o->cert_name ? o->cert_name : "tls.crt", &ok);
     s->key_name = dup_opt(o && o->key_name ? o->key_name : "tls.key", &ok);
-    int trust = kind == K_TRUST || kind == K_SYSTEM;
+    int trust = kind == FTLS__SRC_TRUST || kind == FTLS__SRC_SYSTEM;
     ftls_code rc = ok ? ftls_cell_new(trust ? cell_free_roots
                                             : cell_free_identity,
                                       NULL, &s->cell, err)
@@ -110,7 +110,7 @@ ftls_code ftls_source_new_identity_dir(const char *dir,
 {
     SOURCE_ARGS_OK(out, err);
     FTLS_GUARD_ARG(dir != NULL && *dir, err, "dir is NULL or empty");
-    ftls_code rc = ftls__source_new(K_DIR, opts, out, err);
+    ftls_code rc = ftls__source_new(FTLS__SRC_DIR, opts, out, err);
     if (rc != FTLS_OK)
         return rc;
     if (((*out)->dir = ftls__strdup(dir)) == NULL) {
@@ -142,7 +142,7 @@ ftls_code ftls_source_new_identity_files(const char *cert_path,
     SOURCE_ARGS_OK(out, err);
     FTLS_GUARD_ARG(cert_path && *cert_path && key_path && *key_path, err,
                    "cert_path or key_path is NULL or empty");
-    ftls_code rc = ftls__source_new(K_FILES, opts, out, err);
+    ftls_code rc = ftls__source_new(FTLS__SRC_FILES, opts, out, err);
     if (rc != FTLS_OK)
         return rc;
     ftls_source *s = *out;
@@ -167,7 +167,7 @@ ftls_code ftls_source_new_identity_files(const char *cert_path,
     return FTLS_OK;
 }
 
-static ftls_code new_single(enum kind k, const char *prefix, const char *path,
+static FTLS_NODISCARD ftls_code new_single(enum ftls__source_kind k, const char *prefix, const char *path,
                             const ftls_identity_options *opts,
                             ftls_source **out, ftls_error *err)
 {
@@ -189,21 +189,21 @@ ftls_code ftls_source_new_identity_pem(const char *path,
                                        const ftls_identity_options *opts,
                                        ftls_source **out, ftls_error *err)
 {
-    return new_single(K_PEM, "pem", path, opts, out, err);
+    return new_single(FTLS__SRC_PEM, "pem", path, opts, out, err);
 }
 
 ftls_code ftls_source_new_identity_pkcs12(const char *path,
                                           const ftls_identity_options *opts,
                                           ftls_source **out, ftls_error *err)
 {
-    return new_single(K_P12, "pkcs12", path, opts, out, err);
+    return new_single(FTLS__SRC_P12, "pkcs12", path, opts, out, err);
 }
 
 ftls_code ftls_source_new_identity_memory(const ftls_identity_options *opts,
                                           ftls_source **out, ftls_error *err)
 {
     SOURCE_ARGS_OK(out, err);
-    ftls_code rc = ftls__source_new(K_MEM, opts, out, err);
+    ftls_code rc = ftls__source_new(FTLS__SRC_MEM, opts, out, err);
     if (rc == FTLS_OK)
         snprintf((*out)->desc, sizeof((*out)->desc), "memory");
     return rc;
@@ -215,7 +215,7 @@ ftls_code ftls_source_new_trust(const char *files, const char *dirs,
     SOURCE_ARGS_OK(out, err);
     FTLS_GUARD_ARG((files && *files) || (dirs && *dirs), err,
                    "no files or directories given");
-    ftls_code rc = ftls__source_new(K_TRUST, NULL, out, err);
+    ftls_code rc = ftls__source_new(FTLS__SRC_TRUST, NULL, out, err);
     if (rc != FTLS_OK)
         return rc;
     int ok = 1;
@@ -231,7 +231,7 @@ ftls_code ftls_source_new_trust(const char *files, const char *dirs,
     return FTLS_OK;
 }
 
-static ftls_code copy_buf(struct ftls__buf *dst, const void *p, size_t n)
+static FTLS_NODISCARD ftls_code copy_buf(struct ftls__buf *dst, const void *p, size_t n)
 {
     unsigned char *d = NULL;
     if (p != NULL) {
@@ -252,7 +252,7 @@ ftls_code ftls_source_set_memory(ftls_source *src, const void *cert_pem,
 {
     FTLS_GUARD_ARG(src != NULL && cert_pem != NULL, err,
                    "src or cert_pem is NULL");
-    if (src->kind != K_MEM)
+    if (src->kind != FTLS__SRC_MEM)
         return ftls__err(err, FTLS_E_STATE, "%s: not a memory source",
                          src->desc);
     ftls__lock(&src->mem_lock);
@@ -268,7 +268,7 @@ ftls_code ftls_source_set_memory(ftls_source *src, const void *cert_pem,
 /* Passphrase from a file or the environment; empty when none configured.
  * The copy is NUL-terminated and wiped whole by ftls__buf_free(.., 1),
  * whatever bytes it holds. */
-static ftls_code get_pass(const ftls_source *s, struct ftls__buf *out,
+static FTLS_NODISCARD ftls_code get_pass(const ftls_source *s, struct ftls__buf *out,
                           ftls_error *err)
 {
     out->data = NULL;
@@ -295,13 +295,13 @@ static ftls_code get_pass(const ftls_source *s, struct ftls__buf *out,
 }
 
 /* Read the raw material of one generation. */
-static ftls_code read_raw(ftls_source *s, struct ftls__generation *g,
+static FTLS_NODISCARD ftls_code read_raw(ftls_source *s, struct ftls__generation *g,
                           char *wa, char *wb, size_t wn, ftls_error *err)
 {
     memset(g, 0, sizeof(*g));
     switch (s->kind) {
-    case K_DIR:
-    case K_FILES:
+    case FTLS__SRC_DIR:
+    case FTLS__SRC_FILES:
         if (s->dir != NULL) {
             snprintf(wa, wn, "%s/%s", s->dir, s->cert_name);
             snprintf(wb, wn, "%s/%s", s->dir, s->key_name);
@@ -318,13 +318,13 @@ static ftls_code read_raw(ftls_source *s, struct ftls__generation *g,
         if (rc != FTLS_OK)
             ftls__generation_free(g);
         return rc;
-    case K_PEM:
-    case K_P12:
+    case FTLS__SRC_PEM:
+    case FTLS__SRC_P12:
         snprintf(wa, wn, "%s", s->path);
         snprintf(wb, wn, "%s", s->path);
         return ftls__file_read(AT_FDCWD, s->path, FTLS_FILE_CAP_DEFAULT, &g->a,
                                err);
-    case K_MEM:
+    case FTLS__SRC_MEM:
         snprintf(wa, wn, "memory certificate");
         snprintf(wb, wn, "memory key");
         ftls__lock(&s->mem_lock);
@@ -338,8 +338,8 @@ static ftls_code read_raw(ftls_source *s, struct ftls__generation *g,
         if (mrc != FTLS_OK)
             ftls__generation_free(g);
         return mrc;
-    case K_TRUST:
-    case K_SYSTEM:
+    case FTLS__SRC_TRUST:
+    case FTLS__SRC_SYSTEM:
         break;
     }
     return ftls__err(err, FTLS_E_INTERNAL, "source: bad kind");
@@ -383,7 +383,7 @@ static void hash_roots(const ftls_roots *r, unsigned char out[32])
 }
 
 /* Parse and validate an identity generation. */
-static ftls_code build_identity(ftls_source *s, struct ftls__generation *g,
+static FTLS_NODISCARD ftls_code build_identity(ftls_source *s, struct ftls__generation *g,
                                 const char *wa, const char *wb,
                                 ftls_identity **out, ftls_error *err)
 {
@@ -392,9 +392,9 @@ static ftls_code build_identity(ftls_source *s, struct ftls__generation *g,
     if (rc != FTLS_OK)
         return rc;
     const char *pass = (const char *)pw.data;
-    if (s->kind == K_P12)
+    if (s->kind == FTLS__SRC_P12)
         rc = ftls__identity_from_pkcs12(g->a.data, g->a.len, wa, pass, out, err);
-    else if (s->kind == K_PEM || (s->kind == K_MEM && g->b.data == NULL))
+    else if (s->kind == FTLS__SRC_PEM || (s->kind == FTLS__SRC_MEM && g->b.data == NULL))
         rc = ftls__identity_from_pem(g->a.data, g->a.len, wa, NULL, 0, NULL,
                                      pass, out, err);
     else
@@ -429,7 +429,7 @@ void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe, int
 }
 
 /* Reload under load_lock; returns events to emit after unlocking. */
-static ftls_code reload_locked(ftls_source *s, struct ftls__pending_event *pe,
+static FTLS_NODISCARD ftls_code reload_locked(ftls_source *s, struct ftls__pending_event *pe,
                                int *npe, ftls_error *err)
 {
     char wa[PATH_MAX + 300], wb[PATH_MAX + 300];
@@ -440,7 +440,7 @@ static ftls_code reload_locked(ftls_source *s, struct ftls__pending_event *pe,
     ftls_code rc;
     int64_t now = (int64_t)time(NULL);
     if (ftls__source_is_trust(s)) {
-        rc = s->kind == K_SYSTEM
+        rc = s->kind == FTLS__SRC_SYSTEM
                  ? ftls_roots_get1_shared(s->system_which, &roots, err)
                  : ftls_roots_load_paths(s->trust_files, s->trust_dirs, &roots,
                                          err);
@@ -540,7 +540,7 @@ ftls_code ftls_source_reload(ftls_source *s, ftls_error *err)
 
 /* ---- reading the published state ------------------------------------------ */
 
-static ftls_code get1(ftls_source *s, int want_trust, void **out,
+static FTLS_NODISCARD ftls_code get1(ftls_source *s, int want_trust, void **out,
                       ftls_error *err)
 {
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");

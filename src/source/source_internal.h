@@ -11,17 +11,26 @@
 
 #define FTLS_SOURCE_MAX_PATHS 16
 
-enum kind { K_DIR, K_FILES, K_PEM, K_P12, K_MEM, K_TRUST, K_SYSTEM };
+/* What a source reads. */
+enum ftls__source_kind {
+    FTLS__SRC_DIR,    /* Kubernetes-style secret directory */
+    FTLS__SRC_FILES,  /* certificate and key files */
+    FTLS__SRC_PEM,    /* one PEM with certificate(s) and key */
+    FTLS__SRC_P12,    /* PKCS#12 */
+    FTLS__SRC_MEM,    /* PEM in memory */
+    FTLS__SRC_TRUST,  /* CA bundle files */
+    FTLS__SRC_SYSTEM  /* the process-wide system roots */
+};
 
 struct ftls_source {
-    enum kind kind;
-    char *dir, *cert_name, *key_name; /* K_DIR; K_FILES in one directory */
-    char *cert_path, *key_path;       /* K_FILES in two directories */
-    char *path;                       /* K_PEM, K_P12 */
-    char *trust_files, *trust_dirs;   /* K_TRUST */
-    ftls_roots_origin system_which;   /* K_SYSTEM */
+    enum ftls__source_kind kind;
+    char *dir, *cert_name, *key_name; /* FTLS__SRC_DIR; FTLS__SRC_FILES in one directory */
+    char *cert_path, *key_path;       /* FTLS__SRC_FILES in two directories */
+    char *path;                       /* FTLS__SRC_PEM, FTLS__SRC_P12 */
+    char *trust_files, *trust_dirs;   /* FTLS__SRC_TRUST */
+    ftls_roots_origin system_which;   /* FTLS__SRC_SYSTEM */
     char *pass_file, *pass_env;
-    struct ftls__buf mem_cert, mem_key; /* K_MEM, guarded by mem_lock */
+    struct ftls__buf mem_cert, mem_key; /* FTLS__SRC_MEM, guarded by mem_lock */
     pthread_mutex_t mem_lock;
     ftls_identity_options opts; /* strings point at the copies above */
     ftls_cell *cell;
@@ -56,7 +65,7 @@ struct ftls__pending_event {
 /* 1 for sources that publish trust (ftls_roots), 0 for identities. */
 static inline int ftls__source_is_trust(const ftls_source *s)
 {
-    return s->kind == K_TRUST || s->kind == K_SYSTEM;
+    return s->kind == FTLS__SRC_TRUST || s->kind == FTLS__SRC_SYSTEM;
 }
 
 /* System-roots sources (source_system.c): stop following refreshes; called
@@ -72,12 +81,12 @@ int64_t ftls__source_check_expiry(ftls_source *s, int64_t now);
 int64_t ftls__source_warn_seconds(const ftls_source *s);
 
 /* Allocate a source of `kind` (source.c). */
-ftls_code ftls__source_new(enum kind kind, const ftls_identity_options *o,
+FTLS_NODISCARD ftls_code ftls__source_new(enum ftls__source_kind kind, const ftls_identity_options *o,
                            ftls_source **out, ftls_error *err);
 
 /* Listeners: called after every publish, on the reloading thread. */
 typedef void (*ftls__source_listener_fn)(ftls_source *src, void *arg);
-ftls_code ftls__source_add_listener(ftls_source *s, ftls__source_listener_fn fn,
+FTLS_NODISCARD ftls_code ftls__source_add_listener(ftls_source *s, ftls__source_listener_fn fn,
                                     void *arg);
 void ftls__source_remove_listener(ftls_source *s, ftls__source_listener_fn fn,
                                   void *arg);
@@ -96,7 +105,7 @@ struct ftls__watch_spec {
 
 /* 1 when the source lives in files a watcher can observe. */
 int ftls__source_watchable(const ftls_source *src);
-ftls_code ftls__source_watch_spec(const ftls_source *src,
+FTLS_NODISCARD ftls_code ftls__source_watch_spec(const ftls_source *src,
                                   struct ftls__watch_spec *spec);
 /* SHA-256 over stat data and contents of the source's files (polling). */
 void ftls__source_fingerprint(const ftls_source *src, unsigned char out[32]);

@@ -62,7 +62,7 @@ void ftls__generation_free(struct ftls__generation *g)
 }
 
 /* One attempt. Returns FTLS_OK, FTLS_E_RACE (retry), or a final error. */
-static ftls_code attempt(int dfd, const char *dir, const char *na,
+static FTLS_NODISCARD ftls_code attempt(int dfd, const char *dir, const char *na,
                          const char *nb, size_t cap,
                          struct ftls__generation *g, ftls_error *err)
 {

@@ -21,7 +21,7 @@ struct ftls__generation {
  * ENOENT in a generation that was replaced meanwhile is retried too.
  * Both buffers are wiped when freed with ftls__generation_free().
  */
-ftls_code ftls__read_generation(const char *dir, const char *name_a,
+FTLS_NODISCARD ftls_code ftls__read_generation(const char *dir, const char *name_a,
                                 const char *name_b, size_t cap,
                                 struct ftls__generation *out, ftls_error *err);
 void ftls__generation_free(struct ftls__generation *g);

@@ -29,14 +29,14 @@ ftls_code ftls_source_new_system_roots(ftls_roots_origin which,
     *out = NULL;
     FTLS_GUARD_ARG((unsigned)which <= FTLS_ROOTS_BOTH, err, "unknown roots");
     ftls_source *s = NULL;
-    ftls_code rc = ftls__source_new(K_SYSTEM, NULL, &s, err);
+    ftls_code rc = ftls__source_new(FTLS__SRC_SYSTEM, NULL, &s, err);
     if (rc != FTLS_OK)
         return rc;
     s->system_which = which;
     static const char *const names[] = {"system", "fallback", "auto", "both"};
     snprintf(s->desc, sizeof(s->desc), "roots:%s", names[which]);
     if (ftls__roots_follow(refreshed, s) != FTLS_OK) {
-        s->kind = K_TRUST; /* nothing to detach */
+        s->kind = FTLS__SRC_TRUST; /* nothing to detach */
         ftls_source_free(s);
         return ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
     }

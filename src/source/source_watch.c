@@ -55,7 +55,7 @@ static void add_list(struct ftls__watch_spec *sp, const char *list, int dirs)
 
 int ftls__source_watchable(const ftls_source *s)
 {
-    return s->kind != K_MEM && s->kind != K_SYSTEM;
+    return s->kind != FTLS__SRC_MEM && s->kind != FTLS__SRC_SYSTEM;
 }
 
 ftls_code ftls__source_watch_spec(const ftls_source *s,
@@ -64,8 +64,8 @@ ftls_code ftls__source_watch_spec(const ftls_source *s,
     char p[PATH_MAX + 300];
     sp->ndirs = sp->nfiles = 0;
     switch (s->kind) {
-    case K_DIR:
-    case K_FILES:
+    case FTLS__SRC_DIR:
+    case FTLS__SRC_FILES:
         if (s->dir != NULL) {
             add_path(sp->dirs, &sp->ndirs, s->dir);
             snprintf(p, sizeof(p), "%s/%s", s->dir, s->cert_name);
@@ -77,16 +77,16 @@ ftls_code ftls__source_watch_spec(const ftls_source *s,
             add_file(sp, s->key_path);
         }
         break;
-    case K_PEM:
-    case K_P12:
+    case FTLS__SRC_PEM:
+    case FTLS__SRC_P12:
         add_file(sp, s->path);
         break;
-    case K_TRUST:
+    case FTLS__SRC_TRUST:
         add_list(sp, s->trust_files, 0);
         add_list(sp, s->trust_dirs, 1);
         break;
-    case K_MEM:
-    case K_SYSTEM: /* follows ftls_roots_refresh(); see ftls_roots_watch_start() */
+    case FTLS__SRC_MEM:
+    case FTLS__SRC_SYSTEM: /* follows ftls_roots_refresh(); see ftls_roots_watch_start() */
         return FTLS_E_UNSUPPORTED;
     }
     return FTLS_OK;

@@ -198,7 +198,7 @@ static void arm_or_degrade(ftls_watcher *w, struct wsrc *ws)
 /* A watcher created before fork(): its thread is not in this process, and
  * its inotify descriptor is shared with the parent, whose events reading it
  * here would steal. The child must create a watcher of its own. */
-static ftls_code forked_state(const ftls_watcher *w, ftls_error *err)
+static FTLS_NODISCARD ftls_code forked_state(const ftls_watcher *w, ftls_error *err)
 {
     return ftls__err(err, FTLS_E_STATE, "watcher: created in process %ld "
                      "before fork(); create a new watcher in this process",
