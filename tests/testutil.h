@@ -36,8 +36,6 @@ void tu_rmrf(const char *path);
 /* Read a whole file into a malloc'd NUL-terminated buffer. */
 char *tu_read_file(const char *path, size_t *len);
 
-#endif
-
 /* A file for tu_k8s_write(). */
 struct tu_file {
     const char *name;
@@ -67,3 +65,5 @@ int tu_wait_until(int (*pred)(void *), void *arg, double seconds);
 int tu_handshake(SSL *client, SSL *server);
 /* New client SSL with SNI and host name check set. */
 SSL *tu_client_ssl(SSL_CTX *ctx, const char *host);
+
+#endif /* FTLS_TESTUTIL_H */

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 
 #include "base/internal.h"
+#include "base/str.h"
 
 #define FTLS_MSG_MAX 512
 #define FTLS_OSSL_MAX 1536
@@ -159,7 +160,7 @@ unsigned long ftls_error_openssl_code(const ftls_error *err)
     return err ? err->ossl_code : 0;
 }
 
-/* Append to a fixed buffer, truncating; keeps the buffer NUL-terminated. */
+/* Append to a fixed buffer; a cut text ends in "..." (base/str.h). */
 static void buf_append(char *buf, size_t cap, const char *fmt, ...)
     FTLS_PRINTF(3, 4);
 static void buf_append(char *buf, size_t cap, const char *fmt, ...)
@@ -169,7 +170,7 @@ static void buf_append(char *buf, size_t cap, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf + len, cap - len, fmt, ap);
+    ftls__str_vmessage(buf + len, cap - len, fmt, ap);
     va_end(ap);
 }
 
@@ -204,7 +205,7 @@ static FTLS_NODISCARD ftls_code record(ftls_error *err, ftls_code code, const ch
     err->code = code;
     err->message[0] = '\0';
     if (fmt != NULL) {
-        vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        ftls__str_vmessage(err->message, sizeof(err->message), fmt, ap);
         ftls__escape(err->message, sizeof(err->message)); /* may embed peer bytes */
     } else
         buf_append(err->message, sizeof(err->message), "%s",
@@ -240,7 +241,7 @@ ftls_code ftls__err_errno(ftls_error *err, ftls_code code, int errnum,
     etext = strerror_r(errnum, ebuf, sizeof(ebuf));
 #else
     if (strerror_r(errnum, ebuf, sizeof(ebuf)) != 0)
-        snprintf(ebuf, sizeof(ebuf), "errno %d", errnum);
+        ftls__str_message(ebuf, sizeof(ebuf), "errno %d", errnum);
 #endif
     va_list ap;
     va_start(ap, fmt);

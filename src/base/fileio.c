@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/fileio.h"
+#include "base/str.h"
 #include "base/testhook.h"
 
 #define READ_ATTEMPTS 4
@@ -192,12 +193,15 @@ static void fsync_parent(const char *path)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
+    ftls_code rc;
     if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
+        rc = ftls__str_printf(dir, sizeof(dir), ".");
     else if (slash == path)
-        snprintf(dir, sizeof(dir), "/");
+        rc = ftls__str_printf(dir, sizeof(dir), "/");
     else
-        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+        rc = ftls__str_printf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (rc != FTLS_OK)
+        return; /* cannot happen: path itself fit in PATH_MAX */
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         (void)fsync(fd);
@@ -212,8 +216,8 @@ ftls_code ftls__file_write_atomic(const char *path, const void *data,
     FTLS_GUARD_ARG(path != NULL && (data != NULL || len == 0), err,
                    "path or data is NULL");
     char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
-        return ftls__err(err, FTLS_E_INVALID_ARGUMENT, "%s: path too long", path);
+    if (ftls__str_printf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) != FTLS_OK)
+        return ftls__err(err, FTLS_E_TOO_LARGE, "%s: path too long", path);
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return ftls__err_errno(err, ftls__code_from_errno(errno), errno,

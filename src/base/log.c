@@ -8,6 +8,7 @@
 
 #include "base/fork.h"
 #include "base/internal.h"
+#include "base/str.h"
 
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static ftls_log_fn g_log_fn;
@@ -79,10 +80,8 @@ void ftls__log(ftls_log_level level, const char *fmt, ...)
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    ftls__str_vmessage(msg, sizeof(msg), fmt, ap); /* a cut line ends "..." */
     va_end(ap);
-    if (n >= (int)sizeof(msg)) /* say so rather than cut a line silently */
-        memcpy(msg + sizeof(msg) - 4, "...", 4);
     ftls__escape(msg, sizeof(msg)); /* names and paths may come from peers */
 
     ftls__lock(&g_log_lock);

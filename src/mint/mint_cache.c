@@ -349,8 +349,10 @@ static int refuse(const struct resolver *r, const char *name, ftls_code why,
 {
     if (r->audit != NULL) {
         /* The name is the client's bytes: escape them for the record. */
-        char safe[4 * 512 + 1];
-        snprintf(safe, sizeof(safe), "%s", name);
+        char safe[4 * 512 + 1]; /* every byte of a 511-byte name escaped */
+        size_t n = strnlen(name, 511);
+        memcpy(safe, name, n);
+        safe[n] = '\0';
         ftls__escape(safe, sizeof(safe));
         r->audit(safe, why, msg, r->ud);
     }

@@ -3,12 +3,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "base/der.h"
 #include "base/pem.h"
+#include "base/str.h"
 #include "roots/roots_internal.h"
 
 #define DEDUP_INITIAL 512
@@ -75,7 +77,7 @@ ftls_code ftls__roots_add_problem(ftls_roots *r, const char *path,
     char reason[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason, sizeof(reason), fmt, ap);
+    ftls__str_vmessage(reason, sizeof(reason), fmt, ap);
     va_end(ap);
     if (grow((void **)&r->problems, &r->capproblems, r->nproblems,
              sizeof(*r->problems)) != 0)
@@ -159,7 +161,7 @@ static int dedup_insert(ftls_roots *r, size_t idx)
 
 ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
                               size_t len, int der_static, const char *label,
-                              const char *source, int64_t distrust_after,
+                              const char *location, int64_t distrust_after,
                               const char **why)
 {
     struct ftls__cert_fields f;
@@ -197,7 +199,7 @@ ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
     e->der_len = len;
     e->subject = name;
     e->label = label;
-    e->location = source;
+    e->location = location;
     e->not_before = f.not_before;
     e->not_after = f.not_after;
     e->distrust_after = distrust_after;
@@ -219,15 +221,15 @@ nomem:
 }
 
 ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
-                              size_t len, const char *source)
+                              size_t len, const char *location)
 {
     struct ftls__pem_scan sc;
     struct ftls__pem_block blk;
     int rc;
-    char where[4096];
+    char where[PATH_MAX + 32]; /* "<location>:<line>", display only */
     ftls__pem_scan_init(&sc, buf, len);
     while ((rc = ftls__pem_next(&sc, &blk)) != 0) {
-        snprintf(where, sizeof(where), "%s:%zu", source, blk.line);
+        ftls__str_message(where, sizeof(where), "%s:%zu", location, blk.line);
         ftls_code prc = FTLS_OK;
         if (rc < 0) {
             prc = ftls__roots_add_problem(r, where, FTLS_E_PARSE,
@@ -243,7 +245,7 @@ ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
             if (dc != FTLS_OK)
                 why = "corrupted base64";
             else
-                dc = ftls__roots_add_der(r, der, dlen, 0, NULL, source, 0, &why);
+                dc = ftls__roots_add_der(r, der, dlen, 0, NULL, location, 0, &why);
             ftls__free(der);
             if (dc == FTLS_E_NOMEM)
                 return FTLS_E_NOMEM;

@@ -19,7 +19,7 @@ static void ymd(int64_t t, char out[11])
     time_t tt = (time_t)t;
     struct tm tm;
     if (gmtime_r(&tt, &tm) == NULL || strftime(out, 11, "%Y-%m-%d", &tm) == 0)
-        snprintf(out, 11, "invalid");
+        memcpy(out, "invalid", sizeof("invalid"));
 }
 
 /* Write the subject on one line, control characters escaped. */

@@ -66,17 +66,17 @@ FTLS_NODISCARD ftls_code ftls__roots_add_problem(ftls_roots *r, const char *path
  * Add one DER certificate. `der_static` means der is embedded data that
  * outlives the set (not copied). Duplicates (by DER) are counted and
  * dropped. A malformed certificate is returned as FTLS_E_PARSE with *why
- * set, and the caller records it as a problem. label/source must already
+ * set, and the caller records it as a problem. label/location must already
  * be interned or static.
  */
 FTLS_NODISCARD ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
                               size_t len, int der_static, const char *label,
-                              const char *source, int64_t distrust_after,
+                              const char *location, int64_t distrust_after,
                               const char **why);
 /* Decode every certificate block of a PEM buffer into the set; problems
- * are recorded against `source`. Returns FTLS_E_NOMEM or FTLS_OK. */
+ * are recorded against `location`. Returns FTLS_E_NOMEM or FTLS_OK. */
 FTLS_NODISCARD ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
-                              size_t len, const char *source);
+                              size_t len, const char *location);
 /* Build the subject index. After this the set is immutable. */
 FTLS_NODISCARD ftls_code ftls__roots_finish(ftls_roots *r, ftls_error *err);
 /* Index of a root with this DER hash, or -1. */

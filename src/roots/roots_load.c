@@ -15,6 +15,7 @@
 
 #include "base/fileio.h"
 #include "base/pem.h"
+#include "base/str.h"
 #include "roots/roots_internal.h"
 
 static const char *const g_distro_files[] = {
@@ -210,8 +211,7 @@ static FTLS_NODISCARD ftls_code visit_dir(struct walk *w, const char *dir, ftls_
         qsort(names, n, sizeof(*names), cmp_str); /* deterministic order */
     for (size_t i = 0; i < n && rc == FTLS_OK; i++) {
         char path[PATH_MAX];
-        int pl = snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        if (pl < 0 || (size_t)pl >= sizeof(path)) {
+        if (ftls__path_join(path, sizeof(path), dir, names[i]) != FTLS_OK) {
             rc = path_problem(w, dir, ENAMETOOLONG, err);
             continue;
         }
@@ -320,12 +320,15 @@ static FTLS_NODISCARD ftls_code inherit_distrust(ftls_roots *r, ftls_error *err)
 static FTLS_NODISCARD ftls_code no_roots(const ftls_roots *r, const char *what, ftls_error *err)
 {
     char msg[400];
-    size_t off = (size_t)snprintf(msg, sizeof(msg), "no root certificates in %s",
-                                  what);
-    for (size_t i = 0; i < r->nproblems && off < sizeof(msg); i++)
-        off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%s %s: %s",
-                                i ? ";" : ":", r->problems[i].path,
-                                r->problems[i].reason);
+    ftls__str_message(msg, sizeof(msg), "no root certificates in %s", what);
+    for (size_t i = 0; i < r->nproblems; i++) {
+        size_t off = strlen(msg);
+        if (off + 4 >= sizeof(msg)) /* already cut (ends in "...") */
+            break;
+        ftls__str_message(msg + off, sizeof(msg) - off, "%s %s: %s",
+                          i ? ";" : ":", r->problems[i].path,
+                          r->problems[i].reason);
+    }
     return ftls__err(err, FTLS_E_NO_ROOTS, "%s", msg);
 }
 

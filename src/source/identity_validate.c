@@ -8,6 +8,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "base/str.h"
 #include "source/identity_internal.h"
 
 static void subject_of(X509 *x, char *buf, size_t n)
@@ -221,7 +222,7 @@ ftls_code ftls__identity_validate(const ftls_identity *id,
         goto done;
     for (int i = 0; i < sk_X509_num(id->chain); i++) {
         char what[32];
-        snprintf(what, sizeof(what), "certificate %d", i + 2);
+        ftls__str_message(what, sizeof(what), "certificate %d", i + 2);
         EVP_PKEY *pk = X509_get0_pubkey(sk_X509_value(id->chain, i));
         if (pk != NULL &&
             (rc = check_key_policy(pk, min_rsa, what, where, err)) != FTLS_OK)

@@ -4,6 +4,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,250 +19,6 @@
 #include "source/identity_internal.h"
 #include "source/source_internal.h"
 #include "source/source_read.h"
-
-static void cell_free_identity(void *data, void *arg)
-{
-    (void)arg;
-    ftls_identity_free(data);
-}
-
-static void cell_free_roots(void *data, void *arg)
-{
-    (void)arg;
-    ftls_roots_free(data);
-}
-
-void ftls_source_free(ftls_source *s)
-{
-    if (s == NULL)
-        return;
-    if (s->kind == FTLS__SRC_SYSTEM)
-        ftls__source_system_detach(s);
-    ftls_cell_free(s->cell);
-    ftls_roots_free(s->opts.verify_roots);
-    char *strs[] = {s->dir, s->cert_name, s->key_name, s->cert_path,
-                    s->key_path, s->path, s->trust_files, s->trust_dirs,
-                    s->pass_file, s->pass_env};
-    for (size_t i = 0; i < FTLS_ARRAY_LEN(strs); i++)
-        ftls__free(strs[i]);
-    ftls__buf_free(&s->mem_cert, 1);
-    ftls__buf_free(&s->mem_key, 1);
-    pthread_mutex_destroy(&s->mem_lock);
-    pthread_mutex_destroy(&s->load_lock);
-    pthread_mutex_destroy(&s->status_lock);
-    pthread_mutex_destroy(&s->listener_lock);
-    ftls__free(s->listeners);
-    ftls__free(s);
-}
-
-/* Duplicate an optional string; *ok cleared on allocation failure. */
-static char *dup_opt(const char *s, int *ok)
-{
-    if (s == NULL)
-        return NULL;
-    char *d = ftls__strdup(s);
-    if (d == NULL)
-        *ok = 0;
-    return d;
-}
-
-ftls_code ftls__source_new(enum ftls__source_kind kind, const ftls_identity_options *o,
-                           ftls_source **out, ftls_error *err)
-{
-    ftls_source *s = ftls__calloc(1, sizeof(*s));
-    if (s == NULL)
-        return ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
-    s->kind = kind;
-    pthread_mutex_init(&s->mem_lock, NULL);
-    pthread_mutex_init(&s->load_lock, NULL);
-    pthread_mutex_init(&s->status_lock, NULL);
-    pthread_mutex_init(&s->listener_lock, NULL);
-    int ok = 1;
-    if (o != NULL) {
-        s->opts = *o;
-        s->opts.cert_name = s->opts.key_name = NULL;
-        s->opts.passphrase_file = s->pass_file = dup_opt(o->passphrase_file, &ok);
-        s->opts.passphrase_env = s->pass_env = dup_opt(o->passphrase_env, &ok);
-        if (o->verify_roots != NULL && ftls_roots_up_ref(o->verify_roots) != FTLS_OK)
-            s->opts.verify_roots = NULL;
-    }
-    s->cert_name = dup_opt(o && o->cert_name ? o->cert_name : "tls.crt", &ok);
-    s->key_name = dup_opt(o && o->key_name ? o->key_name : "tls.key", &ok);
-    int trust = kind == FTLS__SRC_TRUST || kind == FTLS__SRC_SYSTEM;
-    ftls_code rc = ok ? ftls_cell_new(trust ? cell_free_roots
-                                            : cell_free_identity,
-                                      NULL, &s->cell, err)
-                      : ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
-    if (rc != FTLS_OK) {
-        ftls_source_free(s);
-        return rc;
-    }
-    *out = s;
-    return FTLS_OK;
-}
-
-#define SOURCE_ARGS_OK(out, err)                                               \
-    FTLS_GUARD_ARG(out != NULL, err, "out is NULL");                           \
-    *out = NULL
-
-ftls_code ftls_source_new_identity_dir(const char *dir,
-                                       const ftls_identity_options *opts,
-                                       ftls_source **out, ftls_error *err)
-{
-    SOURCE_ARGS_OK(out, err);
-    FTLS_GUARD_ARG(dir != NULL && *dir, err, "dir is NULL or empty");
-    ftls_code rc = ftls__source_new(FTLS__SRC_DIR, opts, out, err);
-    if (rc != FTLS_OK)
-        return rc;
-    if (((*out)->dir = ftls__strdup(dir)) == NULL) {
-        ftls_source_free(*out);
-        *out = NULL;
-        return ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
-    }
-    snprintf((*out)->desc, sizeof((*out)->desc), "dir:%s", dir);
-    return FTLS_OK;
-}
-
-/* Split a path into directory and base name copies. */
-static int split(const char *path, char **dir, char **base)
-{
-    char a[PATH_MAX], b[PATH_MAX];
-    if (snprintf(a, sizeof(a), "%s", path) >= (int)sizeof(a))
-        return 0;
-    memcpy(b, a, sizeof(a));
-    *dir = ftls__strdup(dirname(a));
-    *base = ftls__strdup(basename(b));
-    return *dir != NULL && *base != NULL;
-}
-
-ftls_code ftls_source_new_identity_files(const char *cert_path,
-                                         const char *key_path,
-                                         const ftls_identity_options *opts,
-                                         ftls_source **out, ftls_error *err)
-{
-    SOURCE_ARGS_OK(out, err);
-    FTLS_GUARD_ARG(cert_path && *cert_path && key_path && *key_path, err,
-                   "cert_path or key_path is NULL or empty");
-    ftls_code rc = ftls__source_new(FTLS__SRC_FILES, opts, out, err);
-    if (rc != FTLS_OK)
-        return rc;
-    ftls_source *s = *out;
-    char *cd = NULL, *cb = NULL, *kd = NULL, *kb = NULL;
-    int ok = split(cert_path, &cd, &cb) && split(key_path, &kd, &kb);
-    if (ok && strcmp(cd, kd) == 0) { /* one directory: consistent reads */
-        ftls__free(s->cert_name);
-        ftls__free(s->key_name);
-        s->dir = cd, s->cert_name = cb, s->key_name = kb;
-        cd = cb = kb = NULL;
-    } else if (ok) {
-        s->cert_path = dup_opt(cert_path, &ok);
-        s->key_path = dup_opt(key_path, &ok);
-    }
-    ftls__free(cd), ftls__free(cb), ftls__free(kd), ftls__free(kb);
-    if (!ok) {
-        ftls_source_free(s);
-        *out = NULL;
-        return ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
-    }
-    snprintf(s->desc, sizeof(s->desc), "files:%s+%s", cert_path, key_path);
-    return FTLS_OK;
-}
-
-static FTLS_NODISCARD ftls_code new_single(enum ftls__source_kind k, const char *prefix, const char *path,
-                            const ftls_identity_options *opts,
-                            ftls_source **out, ftls_error *err)
-{
-    SOURCE_ARGS_OK(out, err);
-    FTLS_GUARD_ARG(path != NULL && *path, err, "path is NULL or empty");
-    ftls_code rc = ftls__source_new(k, opts, out, err);
-    if (rc != FTLS_OK)
-        return rc;
-    if (((*out)->path = ftls__strdup(path)) == NULL) {
-        ftls_source_free(*out);
-        *out = NULL;
-        return ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
-    }
-    snprintf((*out)->desc, sizeof((*out)->desc), "%s:%s", prefix, path);
-    return FTLS_OK;
-}
-
-ftls_code ftls_source_new_identity_pem(const char *path,
-                                       const ftls_identity_options *opts,
-                                       ftls_source **out, ftls_error *err)
-{
-    return new_single(FTLS__SRC_PEM, "pem", path, opts, out, err);
-}
-
-ftls_code ftls_source_new_identity_pkcs12(const char *path,
-                                          const ftls_identity_options *opts,
-                                          ftls_source **out, ftls_error *err)
-{
-    return new_single(FTLS__SRC_P12, "pkcs12", path, opts, out, err);
-}
-
-ftls_code ftls_source_new_identity_memory(const ftls_identity_options *opts,
-                                          ftls_source **out, ftls_error *err)
-{
-    SOURCE_ARGS_OK(out, err);
-    ftls_code rc = ftls__source_new(FTLS__SRC_MEM, opts, out, err);
-    if (rc == FTLS_OK)
-        snprintf((*out)->desc, sizeof((*out)->desc), "memory");
-    return rc;
-}
-
-ftls_code ftls_source_new_trust(const char *files, const char *dirs,
-                                ftls_source **out, ftls_error *err)
-{
-    SOURCE_ARGS_OK(out, err);
-    FTLS_GUARD_ARG((files && *files) || (dirs && *dirs), err,
-                   "no files or directories given");
-    ftls_code rc = ftls__source_new(FTLS__SRC_TRUST, NULL, out, err);
-    if (rc != FTLS_OK)
-        return rc;
-    int ok = 1;
-    (*out)->trust_files = dup_opt(files, &ok);
-    (*out)->trust_dirs = dup_opt(dirs, &ok);
-    if (!ok) {
-        ftls_source_free(*out);
-        *out = NULL;
-        return ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
-    }
-    snprintf((*out)->desc, sizeof((*out)->desc), "trust:%s%s%s",
-             files ? files : "", files && dirs ? "+" : "", dirs ? dirs : "");
-    return FTLS_OK;
-}
-
-static FTLS_NODISCARD ftls_code copy_buf(struct ftls__buf *dst, const void *p, size_t n)
-{
-    unsigned char *d = NULL;
-    if (p != NULL) {
-        if ((d = ftls__malloc(n + 1)) == NULL)
-            return FTLS_E_NOMEM;
-        memcpy(d, p, n);
-        d[n] = '\0';
-    }
-    ftls__buf_free(dst, 1);
-    dst->data = d;
-    dst->len = p ? n : 0;
-    return FTLS_OK;
-}
-
-ftls_code ftls_source_set_memory(ftls_source *src, const void *cert_pem,
-                                 size_t cert_len, const void *key_pem,
-                                 size_t key_len, ftls_error *err)
-{
-    FTLS_GUARD_ARG(src != NULL && cert_pem != NULL, err,
-                   "src or cert_pem is NULL");
-    if (src->kind != FTLS__SRC_MEM)
-        return ftls__err(err, FTLS_E_STATE, "%s: not a memory source",
-                         src->desc);
-    ftls__lock(&src->mem_lock);
-    ftls_code rc = copy_buf(&src->mem_cert, cert_pem, cert_len);
-    if (rc == FTLS_OK)
-        rc = copy_buf(&src->mem_key, key_pem, key_len);
-    ftls__unlock(&src->mem_lock);
-    return rc == FTLS_OK ? rc : ftls__err(err, rc, "source: out of memory");
-}
 
 /* ---- reading --------------------------------------------------------------- */
 
@@ -294,55 +51,95 @@ static FTLS_NODISCARD ftls_code get_pass(const ftls_source *s, struct ftls__buf 
     return FTLS_OK;
 }
 
-/* Read the raw material of one generation. */
-static FTLS_NODISCARD ftls_code read_raw(ftls_source *s, struct ftls__generation *g,
-                          char *wa, char *wb, size_t wn, ftls_error *err)
+/* The names a generation's two parts are reported under ("what failed"). */
+struct names {
+    char *a, *b;
+};
+
+static void names_free(struct names *n)
 {
+    ftls__free(n->a);
+    ftls__free(n->b);
+}
+
+/* Name the parts of the generation about to be read. */
+static FTLS_NODISCARD ftls_code name_parts(const ftls_source *s,
+                                           struct names *n, ftls_error *err)
+{
+    ftls_code rc = FTLS_OK;
+    memset(n, 0, sizeof(*n));
+    if (s->dir != NULL) {
+        rc = ftls__str_aprintf(&n->a, "%s/%s", s->dir, s->cert_name);
+        if (rc == FTLS_OK)
+            rc = ftls__str_aprintf(&n->b, "%s/%s", s->dir, s->key_name);
+    } else if (s->kind == FTLS__SRC_MEM) {
+        n->a = ftls__strdup("memory certificate");
+        n->b = ftls__strdup("memory key");
+    } else {
+        const char *a = s->cert_path ? s->cert_path : s->path;
+        const char *b = s->key_path ? s->key_path : s->path;
+        n->a = ftls__strdup(a ? a : "?");
+        n->b = ftls__strdup(b ? b : "?");
+    }
+    if (rc == FTLS_OK && (n->a == NULL || n->b == NULL))
+        rc = FTLS_E_NOMEM;
+    if (rc != FTLS_OK) {
+        names_free(n);
+        return ftls__err(err, rc, "%s: out of memory", s->desc);
+    }
+    return FTLS_OK;
+}
+
+/* Copy a memory source's material. */
+static FTLS_NODISCARD ftls_code read_memory(ftls_source *s,
+                                            struct ftls__generation *g,
+                                            ftls_error *err)
+{
+    ftls_code rc = FTLS_OK;
+    ftls__lock(&s->mem_lock);
+    if (s->mem_cert.data == NULL)
+        rc = ftls__err(err, FTLS_E_EMPTY, "memory source: no material set");
+    else if (ftls__buf_copy(&g->a, s->mem_cert.data, s->mem_cert.len) != FTLS_OK ||
+             ftls__buf_copy(&g->b, s->mem_key.data, s->mem_key.len) != FTLS_OK)
+        rc = ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
+    ftls__unlock(&s->mem_lock);
+    return rc;
+}
+
+/* Read the raw material of one generation. */
+static FTLS_NODISCARD ftls_code read_raw(ftls_source *s,
+                                         struct ftls__generation *g,
+                                         ftls_error *err)
+{
+    ftls_code rc = FTLS_E_INTERNAL;
     memset(g, 0, sizeof(*g));
     switch (s->kind) {
     case FTLS__SRC_DIR:
     case FTLS__SRC_FILES:
-        if (s->dir != NULL) {
-            snprintf(wa, wn, "%s/%s", s->dir, s->cert_name);
-            snprintf(wb, wn, "%s/%s", s->dir, s->key_name);
+        if (s->dir != NULL)
             return ftls__read_generation(s->dir, s->cert_name, s->key_name,
                                          FTLS_FILE_CAP_DEFAULT, g, err);
-        }
-        snprintf(wa, wn, "%s", s->cert_path);
-        snprintf(wb, wn, "%s", s->key_path);
-        ftls_code rc = ftls__file_read(AT_FDCWD, s->cert_path,
-                                       FTLS_FILE_CAP_DEFAULT, &g->a, err);
+        rc = ftls__file_read(AT_FDCWD, s->cert_path, FTLS_FILE_CAP_DEFAULT,
+                             &g->a, err);
         if (rc == FTLS_OK)
             rc = ftls__file_read(AT_FDCWD, s->key_path, FTLS_FILE_CAP_DEFAULT,
                                  &g->b, err);
-        if (rc != FTLS_OK)
-            ftls__generation_free(g);
-        return rc;
+        break;
     case FTLS__SRC_PEM:
     case FTLS__SRC_P12:
-        snprintf(wa, wn, "%s", s->path);
-        snprintf(wb, wn, "%s", s->path);
         return ftls__file_read(AT_FDCWD, s->path, FTLS_FILE_CAP_DEFAULT, &g->a,
                                err);
     case FTLS__SRC_MEM:
-        snprintf(wa, wn, "memory certificate");
-        snprintf(wb, wn, "memory key");
-        ftls__lock(&s->mem_lock);
-        ftls_code mrc = FTLS_OK;
-        if (s->mem_cert.data == NULL)
-            mrc = ftls__err(err, FTLS_E_EMPTY, "memory source: no material set");
-        else if (copy_buf(&g->a, s->mem_cert.data, s->mem_cert.len) != FTLS_OK ||
-                 copy_buf(&g->b, s->mem_key.data, s->mem_key.len) != FTLS_OK)
-            mrc = ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
-        ftls__unlock(&s->mem_lock);
-        if (mrc != FTLS_OK)
-            ftls__generation_free(g);
-        return mrc;
+        rc = read_memory(s, g, err);
+        break;
     case FTLS__SRC_TRUST:
     case FTLS__SRC_SYSTEM:
+        rc = ftls__err(err, FTLS_E_INTERNAL, "source: not an identity source");
         break;
     }
-    return ftls__err(err, FTLS_E_INTERNAL, "source: bad kind");
+    if (rc != FTLS_OK)
+        ftls__generation_free(g);
+    return rc;
 }
 
 static void hash_generation(const struct ftls__generation *g,
@@ -428,87 +225,128 @@ void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe, int
     }
 }
 
-/* Reload under load_lock; returns events to emit after unlocking. */
-static FTLS_NODISCARD ftls_code reload_locked(ftls_source *s, struct ftls__pending_event *pe,
-                               int *npe, ftls_error *err)
+/* What one reload read: the new content (identity or roots) and its hash. */
+struct loaded {
+    ftls_identity *id;
+    ftls_roots *roots;
+    unsigned char hash[32];
+};
+
+/* Read, and unless its bytes are unchanged parse and validate, the
+ * source's current content. */
+static FTLS_NODISCARD ftls_code load_content(ftls_source *s, struct loaded *l,
+                                             ftls_error *err)
 {
-    char wa[PATH_MAX + 300], wb[PATH_MAX + 300];
-    struct ftls__generation g;
-    ftls_identity *id = NULL;
-    ftls_roots *roots = NULL;
-    unsigned char h[32];
-    ftls_code rc;
-    int64_t now = (int64_t)time(NULL);
+    memset(l, 0, sizeof(*l));
     if (ftls__source_is_trust(s)) {
-        rc = s->kind == FTLS__SRC_SYSTEM
-                 ? ftls_roots_get1_shared(s->system_which, &roots, err)
-                 : ftls_roots_load_paths(s->trust_files, s->trust_dirs, &roots,
-                                         err);
+        ftls_code rc = s->kind == FTLS__SRC_SYSTEM
+                           ? ftls_roots_get1_shared(s->system_which, &l->roots, err)
+                           : ftls_roots_load_paths(s->trust_files, s->trust_dirs,
+                                                   &l->roots, err);
         if (rc == FTLS_OK)
-            hash_roots(roots, h); /* identical root sets are "unchanged" */
-    } else if ((rc = read_raw(s, &g, wa, wb, sizeof(wa), err)) == FTLS_OK) {
-        hash_generation(&g, h);
-        if (!(s->have_hash && memcmp(h, s->content_hash, 32) == 0))
-            rc = build_identity(s, &g, wa, wb, &id, err);
+            hash_roots(l->roots, l->hash); /* equal sets are "unchanged" */
+        return rc;
+    }
+    struct names n;
+    struct ftls__generation g;
+    ftls_code rc = name_parts(s, &n, err);
+    if (rc != FTLS_OK)
+        return rc;
+    if ((rc = read_raw(s, &g, err)) == FTLS_OK) {
+        hash_generation(&g, l->hash);
+        if (!(s->have_hash && memcmp(l->hash, s->content_hash, 32) == 0))
+            rc = build_identity(s, &g, n.a, n.b, &l->id, err);
         ftls__generation_free(&g);
     }
+    names_free(&n);
+    return rc;
+}
+
+/* Queue one event for after the unlock. */
+static void queue_event(struct ftls__pending_event *pe, int *npe,
+                        ftls_source_event_type type, ftls_code code,
+                        const char *fmt, ...) FTLS_PRINTF(5, 6);
+static void queue_event(struct ftls__pending_event *pe, int *npe,
+                        ftls_source_event_type type, ftls_code code,
+                        const char *fmt, ...)
+{
+    pe[*npe].type = type;
+    pe[*npe].code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    ftls__str_vmessage(pe[*npe].message, sizeof(pe[*npe].message), fmt, ap);
+    va_end(ap);
+    (*npe)++;
+}
+
+/* Publish a new generation and record it in the status. */
+static FTLS_NODISCARD ftls_code publish(ftls_source *s, struct loaded *l,
+                                        int64_t now, uint64_t *gen,
+                                        ftls_error *err)
+{
+    if (l->id != NULL)
+        l->id->generation = ftls_cell_generation(s->cell) + 1;
+    ftls_code rc = ftls_cell_publish(s->cell, l->id ? (void *)l->id
+                                                    : (void *)l->roots,
+                                     gen, err);
+    if (rc != FTLS_OK)
+        return rc; /* the caller still owns l's content */
+    memcpy(s->content_hash, l->hash, 32);
+    s->have_hash = 1;
+    ftls__lock(&s->status_lock);
+    s->status.generation = *gen;
+    s->status.last_success = now;
+    if (l->id != NULL) {
+        memcpy(s->status.sha256, l->id->sha256, 32);
+        s->status.not_after = l->id->not_after;
+    }
+    ftls__unlock(&s->status_lock);
+    return FTLS_OK;
+}
+
+/* Reload under load_lock; queues the events to emit after unlocking. */
+static FTLS_NODISCARD ftls_code reload_locked(ftls_source *s,
+                                              struct ftls__pending_event *pe,
+                                              int *npe, ftls_error *err)
+{
+    int64_t now = (int64_t)time(NULL);
+    struct loaded l;
+    ftls_code rc = load_content(s, &l, err);
     ftls__lock(&s->status_lock);
     s->status.last_attempt = now;
     s->status.last_error = rc;
-    snprintf(s->status.last_error_message, sizeof(s->status.last_error_message),
-             "%s", rc == FTLS_OK ? "" : ftls_error_message(err));
+    ftls__str_message(s->status.last_error_message,
+                      sizeof(s->status.last_error_message), "%s",
+                      rc == FTLS_OK ? "" : ftls_error_message(err));
     ftls__unlock(&s->status_lock);
     if (rc != FTLS_OK) {
-        pe[*npe].type = FTLS_EVENT_REJECTED;
-        pe[*npe].code = rc;
-        snprintf(pe[*npe].message, sizeof(pe[*npe].message), "%s%s",
-                 err ? ftls_error_message(err) : ftls_code_describe(rc),
-                 ftls_source_generation(s) ? "; keeping the previous generation"
-                                           : "");
-        (*npe)++;
+        queue_event(pe, npe, FTLS_EVENT_REJECTED, rc, "%s%s",
+                    err ? ftls_error_message(err) : ftls_code_describe(rc),
+                    ftls_source_generation(s) ? "; keeping the previous generation"
+                                              : "");
         return rc;
     }
-    if (s->have_hash && memcmp(h, s->content_hash, 32) == 0) {
-        ftls_roots_free(roots);
-        pe[*npe].type = FTLS_EVENT_UNCHANGED;
-        pe[*npe].code = FTLS_OK;
-        snprintf(pe[*npe].message, sizeof(pe[*npe].message), "unchanged");
-        (*npe)++;
+    if (s->have_hash && memcmp(l.hash, s->content_hash, 32) == 0) {
+        ftls_roots_free(l.roots);
+        queue_event(pe, npe, FTLS_EVENT_UNCHANGED, FTLS_OK, "unchanged");
         return FTLS_OK;
     }
     uint64_t gen = 0;
-    void *data = id ? (void *)id : (void *)roots;
-    if (id != NULL)
-        id->generation = ftls_cell_generation(s->cell) + 1;
-    rc = ftls_cell_publish(s->cell, data, &gen, err);
-    if (rc != FTLS_OK) {
-        ftls_identity_free(id);
-        ftls_roots_free(roots);
+    if ((rc = publish(s, &l, now, &gen, err)) != FTLS_OK) {
+        ftls_identity_free(l.id);
+        ftls_roots_free(l.roots);
         return rc;
     }
-    memcpy(s->content_hash, h, 32);
-    s->have_hash = 1;
-    ftls__lock(&s->status_lock);
-    s->status.generation = gen;
-    s->status.last_success = now;
-    if (id != NULL) {
-        memcpy(s->status.sha256, id->sha256, 32);
-        s->status.not_after = id->not_after;
-    }
-    ftls__unlock(&s->status_lock);
-    pe[*npe].type = FTLS_EVENT_LOADED;
-    pe[*npe].code = FTLS_OK;
-    if (id != NULL) {
-        char subj[256];
-        X509_NAME_oneline(X509_get_subject_name(id->leaf), subj, sizeof(subj));
-        snprintf(pe[*npe].message, sizeof(pe[*npe].message),
-                 "loaded generation %llu: %s", (unsigned long long)gen, subj);
+    if (l.id != NULL) {
+        char subj[256]; /* X509_NAME_oneline cuts long names: display only */
+        X509_NAME_oneline(X509_get_subject_name(l.id->leaf), subj, sizeof(subj));
+        queue_event(pe, npe, FTLS_EVENT_LOADED, FTLS_OK,
+                    "loaded generation %llu: %s", (unsigned long long)gen, subj);
     } else {
-        snprintf(pe[*npe].message, sizeof(pe[*npe].message),
-                 "loaded generation %llu: %zu roots", (unsigned long long)gen,
-                 ftls_roots_count(roots));
+        queue_event(pe, npe, FTLS_EVENT_LOADED, FTLS_OK,
+                    "loaded generation %llu: %zu roots", (unsigned long long)gen,
+                    ftls_roots_count(l.roots));
     }
-    (*npe)++;
     return FTLS_OK;
 }
 
@@ -617,7 +455,7 @@ ftls_code ftls_source_set_event_callback(ftls_source *s, ftls_source_event_fn fn
 
 const char *ftls_source_describe(const ftls_source *s)
 {
-    return s ? s->desc : "";
+    return s && s->desc ? s->desc : "";
 }
 
 const char *ftls_source_event_name(ftls_source_event_type t)

@@ -64,12 +64,12 @@ int64_t ftls__source_check_expiry(ftls_source *s, int64_t now)
         struct ftls__pending_event pe = {.type = t};
         if (t == FTLS_EVENT_EXPIRED) {
             pe.code = FTLS_E_EXPIRED;
-            snprintf(pe.message, sizeof(pe.message), "the served certificate "
-                     "expired %lld seconds ago; reload a new one",
-                     (long long)-left);
+            ftls__str_message(pe.message, sizeof(pe.message), "the served "
+                              "certificate expired %lld seconds ago; reload a "
+                              "new one", (long long)-left);
         } else {
-            snprintf(pe.message, sizeof(pe.message), "certificate expires in "
-                     "%lld seconds", (long long)left);
+            ftls__str_message(pe.message, sizeof(pe.message), "certificate "
+                              "expires in %lld seconds", (long long)left);
         }
         ftls__source_emit(s, &pe, 1);
     }

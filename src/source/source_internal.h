@@ -8,8 +8,8 @@
 
 #include "base/fileio.h"
 #include "base/internal.h"
+#include "base/str.h"
 
-#define FTLS_SOURCE_MAX_PATHS 16
 
 /* What a source reads. */
 enum ftls__source_kind {
@@ -53,7 +53,7 @@ struct ftls_source {
         void *arg;
     } *listeners;
     int nlisteners, caplisteners;
-    char desc[300];
+    char *desc; /* "dir:/etc/tls", ...; see ftls__source_describe_as */
 };
 
 struct ftls__pending_event {
@@ -61,6 +61,18 @@ struct ftls__pending_event {
     ftls_code code;
     char message[512];
 };
+
+/* Set the description shown in logs and events (allocated to fit). On
+ * FTLS_E_NOMEM the half-built *out is freed and set to NULL, so a
+ * constructor can end with `return ftls__source_describe_as(out, ...)`. */
+FTLS_NODISCARD ftls_code ftls__source_describe_as(ftls_source **out,
+                                                  ftls_error *err,
+                                                  const char *fmt, ...)
+    FTLS_PRINTF(3, 4);
+/* Replace dst with a NUL-terminated copy of p[0..n) (p NULL: empty);
+ * the old bytes are wiped. FTLS_OK or FTLS_E_NOMEM (dst unchanged). */
+FTLS_NODISCARD ftls_code ftls__buf_copy(struct ftls__buf *dst, const void *p,
+                                        size_t n);
 
 /* 1 for sources that publish trust (ftls_roots), 0 for identities. */
 static inline int ftls__source_is_trust(const ftls_source *s)
@@ -97,16 +109,19 @@ void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe,
 
 /* Directories to watch and the paths whose content defines the source. */
 struct ftls__watch_spec {
-    char dirs[FTLS_SOURCE_MAX_PATHS][4096];
-    int ndirs;
-    char files[FTLS_SOURCE_MAX_PATHS][4096];
-    int nfiles;
+    struct ftls__strlist dirs;  /* directories to watch */
+    struct ftls__strlist files; /* paths whose content defines the source */
 };
 
 /* 1 when the source lives in files a watcher can observe. */
 int ftls__source_watchable(const ftls_source *src);
+/* Fill *spec (no initialisation needed; free with ftls__watch_spec_free).
+ * Returns FTLS_OK, FTLS_E_NOMEM, FTLS_E_TOO_LARGE (a path longer than
+ * PATH_MAX) or FTLS_E_UNSUPPORTED (memory and system-roots sources); on
+ * failure *spec is empty. */
 FTLS_NODISCARD ftls_code ftls__source_watch_spec(const ftls_source *src,
-                                  struct ftls__watch_spec *spec);
+                                                 struct ftls__watch_spec *spec);
+void ftls__watch_spec_free(struct ftls__watch_spec *spec);
 /* SHA-256 over stat data and contents of the source's files (polling). */
 void ftls__source_fingerprint(const ftls_source *src, unsigned char out[32]);
 /* Report a change in how the source is watched (0 none, 1 inotify,

@@ -39,9 +39,11 @@ static int same(const struct fstamp *a, const struct fstamp *b)
 /* Resolve ..data: 1 with target set, 0 when absent, -errno on error. */
 static int data_link(int dfd, char *target, size_t n)
 {
-    ssize_t len = readlinkat(dfd, "..data", target, n - 1);
+    ssize_t len = readlinkat(dfd, "..data", target, n);
     if (len < 0)
         return (errno == ENOENT || errno == EINVAL) ? 0 : -errno;
+    if ((size_t)len >= n) /* maybe cut: two targets could compare equal */
+        return -ENAMETOOLONG;
     target[len] = '\0';
     return 1;
 }

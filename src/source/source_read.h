@@ -2,13 +2,15 @@
 #ifndef FTLS_SOURCE_READ_H
 #define FTLS_SOURCE_READ_H
 
+#include <limits.h>
+
 #include "base/fileio.h"
 
 #define FTLS_RACE_RETRIES 8
 
 struct ftls__generation {
     struct ftls__buf a, b; /* first and (optional) second file */
-    char data_target[256]; /* resolved ..data target, "" when none */
+    char data_target[PATH_MAX]; /* resolved ..data target, "" when none */
 };
 
 /*

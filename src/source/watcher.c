@@ -27,7 +27,6 @@
 #define PARENT_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
 #define EXPIRY_RECHECK_MS 60000u /* re-check expiry at least this often */
 #define REWATCH_MS 100
-#define MAX_WATCHES (2 * FTLS_SOURCE_MAX_PATHS)
 
 struct wwatch {
     int wd;
@@ -37,8 +36,8 @@ struct wwatch {
 
 struct wsrc {
     ftls_source *src;
-    struct wwatch w[MAX_WATCHES];
-    int nw;
+    struct wwatch *w; /* grows as directories are added */
+    int nw, capw;
     int polling, rewatch, urgent;
     uint64_t due, first, next_poll;
     uint64_t expiry_due; /* monotonic ms: re-check expiry (0: never) */
@@ -120,50 +119,72 @@ static void drop_watches(ftls_watcher *w, struct wsrc *ws)
     ws->nw = 0;
 }
 
+/* Record a watch descriptor; returns 0, ENOMEM or ENAMETOOLONG. */
 static int add_one(struct wsrc *ws, int wd, int parent, const char *name)
 {
     for (int i = 0; i < ws->nw; i++)
         if (ws->w[i].wd == wd && ws->w[i].parent == parent &&
             strcmp(ws->w[i].name, name) == 0)
             return 0;
-    if (ws->nw >= MAX_WATCHES)
-        return -1;
-    ws->w[ws->nw].wd = wd;
-    ws->w[ws->nw].parent = parent;
-    snprintf(ws->w[ws->nw].name, sizeof(ws->w[ws->nw].name), "%s", name);
+    if (ws->nw == ws->capw) {
+        int ncap = ws->capw ? ws->capw * 2 : 8;
+        struct wwatch *nw = ftls__realloc(ws->w, (size_t)ncap * sizeof(*nw));
+        if (nw == NULL)
+            return ENOMEM;
+        ws->w = nw;
+        ws->capw = ncap;
+    }
+    struct wwatch *ww = &ws->w[ws->nw];
+    if (ftls__str_printf(ww->name, sizeof(ww->name), "%s", name) != FTLS_OK)
+        return ENAMETOOLONG;
+    ww->wd = wd;
+    ww->parent = parent;
     ws->nw++;
     return 0;
+}
+
+static void wsrc_free(struct wsrc *ws)
+{
+    if (ws != NULL)
+        ftls__free(ws->w);
+    ftls__free(ws);
+}
+
+/* errno equivalent of a failed watch spec, for arm()'s callers. */
+static int spec_errno(ftls_code rc)
+{
+    return rc == FTLS_E_NOMEM ? ENOMEM
+           : rc == FTLS_E_TOO_LARGE ? ENAMETOOLONG : EINVAL;
 }
 
 /* (Re)establish watches. Returns 0 ok, ENOENT when a directory is missing
  * (retry later), or another errno meaning inotify cannot serve us. */
 static int arm(ftls_watcher *w, struct wsrc *ws)
 {
-    struct ftls__watch_spec *sp = ftls__malloc(sizeof(*sp));
-    if (sp == NULL)
-        return ENOMEM;
+    struct ftls__watch_spec sp;
+    ftls_code sc = ftls__source_watch_spec(ws->src, &sp);
+    if (sc != FTLS_OK)
+        return spec_errno(sc);
     int rc = 0;
-    if (ftls__source_watch_spec(ws->src, sp) != FTLS_OK) {
-        rc = EINVAL;
-        goto done;
-    }
-    for (int i = 0; i < sp->ndirs && rc == 0; i++) {
+    for (size_t i = 0; i < sp.dirs.n && rc == 0; i++) {
         char a[PATH_MAX], b[PATH_MAX];
-        snprintf(a, sizeof(a), "%s", sp->dirs[i]);
-        snprintf(b, sizeof(b), "%s", sp->dirs[i]);
+        if (ftls__str_printf(a, sizeof(a), "%s", sp.dirs.v[i]) != FTLS_OK) {
+            rc = ENAMETOOLONG;
+            break;
+        }
+        memcpy(b, a, sizeof(b));
         const char *parent = dirname(a), *base = basename(b);
         /* The parent tells us when the directory itself comes back. */
         int pwd = g_add_watch(w->ifd, parent, PARENT_MASK);
         if (pwd >= 0)
-            add_one(ws, pwd, 1, base);
-        int wd = g_add_watch(w->ifd, sp->dirs[i], DIR_MASK);
-        if (wd < 0)
+            rc = add_one(ws, pwd, 1, base);
+        int wd = rc == 0 ? g_add_watch(w->ifd, sp.dirs.v[i], DIR_MASK) : -1;
+        if (rc == 0 && wd < 0)
             rc = errno;
-        else if (add_one(ws, wd, 0, "") != 0)
-            rc = ENOSPC;
+        else if (rc == 0)
+            rc = add_one(ws, wd, 0, "");
     }
-done:
-    ftls__free(sp);
+    ftls__watch_spec_free(&sp);
     return rc;
 }
 
@@ -172,9 +193,8 @@ static void go_polling(ftls_watcher *w, struct wsrc *ws, int e)
     ws->polling = 1;
     ws->next_poll = now_ms() + w->poll_ms;
     ftls__source_fingerprint(ws->src, ws->fp);
-    char msg[128];
-    snprintf(msg, sizeof(msg), "%s", w->force_polling ? "polling forced by "
-             "configuration" : strerror(e));
+    const char *msg = w->force_polling ? "polling forced by configuration"
+                                       : strerror(e);
     ftls__source_set_watching(ws->src, 2, ftls__code_from_errno(e), msg);
 }
 
@@ -224,7 +244,7 @@ ftls_code ftls_watcher_add(ftls_watcher *w, ftls_source *src, ftls_error *err)
         struct wsrc **nv = ftls__realloc(w->v, ncap * sizeof(*nv));
         if (nv == NULL) {
             ftls__unlock(&w->lock);
-            ftls__free(ws);
+            wsrc_free(ws);
             return ftls__err(err, FTLS_E_NOMEM, "watcher: out of memory");
         }
         w->v = nv;
@@ -249,7 +269,7 @@ ftls_code ftls_watcher_remove(ftls_watcher *w, ftls_source *src)
     for (size_t i = 0; i < w->n; i++)
         if (w->v[i]->src == src) {
             drop_watches(w, w->v[i]);
-            ftls__free(w->v[i]);
+            wsrc_free(w->v[i]);
             w->v[i] = w->v[--w->n];
             rc = FTLS_OK;
             break;
@@ -476,7 +496,7 @@ void ftls_watcher_free(ftls_watcher *w)
         return;
     ftls_watcher_stop(w);
     for (size_t i = 0; i < w->n; i++)
-        ftls__free(w->v[i]);
+        wsrc_free(w->v[i]);
     ftls__free(w->v);
     int fds[] = {w->ifd, w->tfd, w->efd, w->wake};
     for (size_t i = 0; i < FTLS_ARRAY_LEN(fds); i++)
