@@ -26,6 +26,8 @@ int cli_usage_error(const char *cmd, const char *msg);
 /* 1 if argv[i] is -h or --help for any i >= 1. */
 int cli_wants_help(int argc, char **argv);
 void cli_print_help(const struct cli_command *cmd, FILE *out);
+/* "dir/name" in a new allocation (free()); NULL when out of memory. */
+char *cli_path(const char *dir, const char *name);
 
 int cmd_version(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);

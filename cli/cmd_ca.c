@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "opt.h"
 
 const struct cli_command cli_cmd_ca = {
     "ca",
@@ -18,41 +19,45 @@ const struct cli_command cli_cmd_ca = {
     cmd_ca,
 };
 
+struct ca_args {
+    const char *out, *cn;
+    long days;
+};
+
+static const struct cli_opt g_ca_opts[] = {
+    CLI_STR("--out", NULL, struct ca_args, out),
+    CLI_STR("--cn", NULL, struct ca_args, cn),
+    CLI_LONG("--days", struct ca_args, days, 1, 36500),
+    CLI_END,
+};
+
 int cmd_ca(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "init") != 0)
         return cli_usage_error("ca", "the only action is 'init'");
-    const char *out = NULL, *cn = NULL;
-    long days = 365;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--out") && i + 1 < argc) {
-            out = argv[++i];
-        } else if (!strcmp(argv[i], "--cn") && i + 1 < argc) {
-            cn = argv[++i];
-        } else if (!strcmp(argv[i], "--days") && i + 1 < argc) {
-            char *end;
-            days = strtol(argv[++i], &end, 10);
-            if (*end || days < 1 || days > 36500)
-                return cli_usage_error("ca", "--days must be 1..36500");
-        } else {
-            return cli_usage_error("ca", "bad or incomplete option");
-        }
-    }
+    struct ca_args a = {.days = 365};
+    const char *pos = NULL;
+    int npos = 0;
+    if (cli_parse("ca", g_ca_opts, &a, 2, argc, argv, &pos, 0, &npos) != CLI_OK)
+        return CLI_USAGE;
+    const char *out = a.out, *cn = a.cn;
+    long days = a.days;
     if (out == NULL)
         return cli_usage_error("ca", "--out DIR is required");
     if (mkdir(out, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "freshtls ca: cannot create %s: %s\n", out, strerror(errno));
         return CLI_FAIL;
     }
-    char crt[4200], key[4200];
-    snprintf(crt, sizeof(crt), "%s/ca.crt", out);
-    snprintf(key, sizeof(key), "%s/ca.key", out);
+    char *crt = cli_path(out, "ca.crt"), *key = cli_path(out, "ca.key");
     ftls_ca_options o = {.common_name = cn, .validity = days * 86400};
     ftls_ca *ca = NULL;
     ftls_error *err = NULL;
     int rc = CLI_FAIL;
-    if (ftls_error_new(&err) != FTLS_OK)
+    if (crt == NULL || key == NULL || ftls_error_new(&err) != FTLS_OK) {
+        free(crt);
+        free(key);
         return CLI_FAIL;
+    }
     if (ftls_ca_generate(&o, &ca, err) != FTLS_OK ||
         ftls_ca_export(ca, crt, key, err) != FTLS_OK) {
         cli_report("ca init failed", err);
@@ -62,5 +67,7 @@ int cmd_ca(int argc, char **argv)
     }
     ftls_ca_free(ca);
     ftls_error_free(err);
+    free(crt);
+    free(key);
     return rc;
 }

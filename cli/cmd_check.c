@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include "cli.h"
+#include "opt.h"
 
 const struct cli_command cli_cmd_check = {
     "check",
@@ -82,46 +83,37 @@ static void report(const ftls_identity *id)
 
 struct check_args {
     const char *dir, *cert, *key, *pem, *p12, *chain_to;
+    int purpose; /* index into "server|client|any", -1 when not given */
     ftls_identity_options o;
+};
+
+static const struct cli_opt g_check_opts[] = {
+    CLI_STR("--dir", NULL, struct check_args, dir),
+    CLI_STR("--cert", NULL, struct check_args, cert),
+    CLI_STR("--key", NULL, struct check_args, key),
+    CLI_STR("--pem", NULL, struct check_args, pem),
+    CLI_STR("--p12", NULL, struct check_args, p12),
+    CLI_STR("--chain-to", NULL, struct check_args, chain_to),
+    CLI_STR("--cert-name", NULL, struct check_args, o.cert_name),
+    CLI_STR("--key-name", NULL, struct check_args, o.key_name),
+    CLI_STR("--pass-file", NULL, struct check_args, o.passphrase_file),
+    CLI_STR("--pass-env", NULL, struct check_args, o.passphrase_env),
+    CLI_FLAG("--allow-invalid-time", NULL, struct check_args, o.allow_invalid_time),
+    CLI_ENUM("--purpose", struct check_args, purpose, "server|client|any"),
+    CLI_END,
 };
 
 static int parse(int argc, char **argv, struct check_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **slot = !strcmp(opt, "--dir")         ? &a->dir
-                            : !strcmp(opt, "--cert")      ? &a->cert
-                            : !strcmp(opt, "--key")       ? &a->key
-                            : !strcmp(opt, "--pem")       ? &a->pem
-                            : !strcmp(opt, "--p12")       ? &a->p12
-                            : !strcmp(opt, "--chain-to")  ? &a->chain_to
-                            : !strcmp(opt, "--cert-name") ? &a->o.cert_name
-                            : !strcmp(opt, "--key-name")  ? &a->o.key_name
-                            : !strcmp(opt, "--pass-file") ? &a->o.passphrase_file
-                            : !strcmp(opt, "--pass-env")  ? &a->o.passphrase_env
-                                                          : NULL;
-        if (!strcmp(opt, "--allow-invalid-time")) {
-            a->o.allow_invalid_time = 1;
-            continue;
-        }
-        if (!strcmp(opt, "--purpose") && val != NULL) {
-            if (!strcmp(val, "server"))
-                a->o.purpose = FTLS_IDENTITY_SERVER;
-            else if (!strcmp(val, "client"))
-                a->o.purpose = FTLS_IDENTITY_CLIENT;
-            else if (!strcmp(val, "any"))
-                a->o.purpose = FTLS_IDENTITY_ANY;
-            else
-                return cli_usage_error("check", "--purpose takes server, "
-                                       "client or any");
-            i++;
-            continue;
-        }
-        if (slot == NULL || val == NULL)
-            return cli_usage_error("check", "bad or incomplete option");
-        *slot = val;
-        i++;
-    }
+    const char *pos = NULL;
+    int npos = 0;
+    a->purpose = -1;
+    if (cli_parse("check", g_check_opts, a, 1, argc, argv, &pos, 0, &npos) != CLI_OK)
+        return CLI_USAGE;
+    static const int purposes[] = {FTLS_IDENTITY_SERVER, FTLS_IDENTITY_CLIENT,
+                                   FTLS_IDENTITY_ANY};
+    if (a->purpose >= 0)
+        a->o.purpose = purposes[a->purpose];
     int kinds = !!a->dir + !!a->pem + !!a->p12 + !!(a->cert || a->key);
     if (kinds != 1 || (!!a->cert != !!a->key))
         return cli_usage_error("check", "give exactly one of --dir, "

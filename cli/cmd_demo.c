@@ -4,6 +4,7 @@
  * rotations underneath; a summary table. Exit 0 only with no failure. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "demo_pki.h"
 
 #include <openssl/pem.h>
@@ -153,7 +155,7 @@ static int cmp_ll(const void *a, const void *b)
 static int setup_pki(const char *root, ftls_ca **ca, char *secret, size_t n,
                      char *ca_file, size_t m, char newest[80])
 {
-    char *crt, *key, ca_key[4200];
+    char *crt, *key, ca_key[PATH_MAX];
     size_t nc, nk;
     long long t;
     snprintf(secret, n, "%s/secret", root);
@@ -187,170 +189,216 @@ static int start_listener(struct demo *d)
 }
 
 struct opts {
-    int rotations, interval_ms, clients;
+    long rotations, interval_ms, clients;
+};
+
+static const struct cli_opt g_demo_opts[] = {
+    CLI_LONG("--rotations", struct opts, rotations, 0, 100000),
+    CLI_LONG("--interval", struct opts, interval_ms, 0, 100000),
+    CLI_LONG("--clients", struct opts, clients, 1, 16),
+    CLI_END,
 };
 
 static int parse(int argc, char **argv, struct opts *o)
 {
     o->rotations = 30, o->interval_ms = 100, o->clients = 2;
-    for (int i = 1; i < argc; i++) {
-        int *slot = !strcmp(argv[i], "--rotations")  ? &o->rotations
-                    : !strcmp(argv[i], "--interval") ? &o->interval_ms
-                    : !strcmp(argv[i], "--clients")  ? &o->clients
-                                                     : NULL;
-        char *end = NULL;
-        long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
-        if (slot == NULL || end == NULL || *end != '\0' || v < 0 || v > 100000)
-            return cli_usage_error("demo", "bad or incomplete option");
-        *slot = (int)v;
-        i++;
-    }
-    if (o->clients < 1 || o->clients > 16)
-        return cli_usage_error("demo", "--clients must be 1..16");
-    return CLI_OK;
+    const char *pos = NULL;
+    int npos = 0;
+    return cli_parse("demo", g_demo_opts, o, 1, argc, argv, &pos, 0, &npos);
 }
 
-int cmd_demo(int argc, char **argv)
-{
+/* Everything one demo run owns. */
+struct run {
     struct opts o;
-    int rc = parse(argc, argv, &o);
-    if (rc != CLI_OK)
-        return rc;
-    signal(SIGPIPE, SIG_IGN);
-    char tmpl[] = "/tmp/freshtls-demo-XXXXXX", secret[4200], ca_file[4200];
-    char *root = mkdtemp(tmpl);
-    ftls_ca *ca = NULL;
-    char newest[80] = "";
     struct demo d;
-    memset(&d, 0, sizeof(d));
-    pthread_mutex_init(&d.lock, NULL);
-    d.lfd = -1;
-    ftls_error *err = NULL;
-    ftls_source *id = NULL, *trust = NULL;
-    ftls_watcher *w = NULL;
+    char tmpl[32], secret[PATH_MAX], ca_file[PATH_MAX], newest[80];
+    char *root;
+    ftls_ca *ca;
+    ftls_error *err;
+    ftls_source *id, *trust;
+    ftls_watcher *w;
     pthread_t srv_th[2], cli_th[16];
-    int nsrv = 0, ncli = 0, picked_up = 0;
-    long long *lat = calloc((size_t)o.rotations + 1, sizeof(*lat));
-    rc = CLI_FAIL;
-    if (root == NULL || lat == NULL || ftls_error_new(&err) != FTLS_OK ||
-        !setup_pki(root, &ca, secret, sizeof(secret), ca_file, sizeof(ca_file),
-                   newest)) {
+    int nsrv, ncli, picked_up;
+    long long *lat; /* reload latency of each rotation picked up, ns */
+};
+
+/* The PKI, the sources, both factories and the watcher. */
+static int setup(struct run *r)
+{
+    snprintf(r->tmpl, sizeof(r->tmpl), "/tmp/freshtls-demo-XXXXXX");
+    r->root = mkdtemp(r->tmpl);
+    r->lat = calloc((size_t)r->o.rotations + 1, sizeof(*r->lat));
+    if (r->root == NULL || r->lat == NULL || ftls_error_new(&r->err) != FTLS_OK ||
+        !setup_pki(r->root, &r->ca, r->secret, sizeof(r->secret), r->ca_file,
+                   sizeof(r->ca_file), r->newest)) {
         fprintf(stderr, "freshtls demo: cannot set up the temporary PKI\n");
-        goto done;
+        return 0;
     }
-    printf("freshtls demo: CA and Kubernetes-style secret in %s\n", root);
+    printf("freshtls demo: CA and Kubernetes-style secret in %s\n", r->root);
     ftls_ctx_template st = {.is_server = 1}, ct = {.is_server = 0};
-    if (ftls_source_new_identity_dir(secret, NULL, &id, err) != FTLS_OK ||
-        ftls_source_reload(id, err) != FTLS_OK ||
-        ftls_source_new_trust(ca_file, NULL, &trust, err) != FTLS_OK ||
-        ftls_source_reload(trust, err) != FTLS_OK ||
-        ftls_ctx_factory_new(&st, &d.server, err) != FTLS_OK ||
-        ftls_ctx_factory_set_identity(d.server, id, err) != FTLS_OK ||
-        ftls_ctx_factory_build(d.server, err) != FTLS_OK ||
-        ftls_ctx_factory_new(&ct, &d.client, err) != FTLS_OK ||
-        ftls_ctx_factory_set_roots(d.client, trust, err) != FTLS_OK ||
-        ftls_ctx_factory_build(d.client, err) != FTLS_OK ||
-        ftls_watcher_new(NULL, &w, err) != FTLS_OK ||
-        ftls_watcher_add(w, id, err) != FTLS_OK ||
-        ftls_watcher_start(w, err) != FTLS_OK) {
+    ftls_error *err = r->err;
+    struct demo *d = &r->d;
+    if (ftls_source_new_identity_dir(r->secret, NULL, &r->id, err) != FTLS_OK ||
+        ftls_source_reload(r->id, err) != FTLS_OK ||
+        ftls_source_new_trust(r->ca_file, NULL, &r->trust, err) != FTLS_OK ||
+        ftls_source_reload(r->trust, err) != FTLS_OK ||
+        ftls_ctx_factory_new(&st, &d->server, err) != FTLS_OK ||
+        ftls_ctx_factory_set_identity(d->server, r->id, err) != FTLS_OK ||
+        ftls_ctx_factory_build(d->server, err) != FTLS_OK ||
+        ftls_ctx_factory_new(&ct, &d->client, err) != FTLS_OK ||
+        ftls_ctx_factory_set_roots(d->client, r->trust, err) != FTLS_OK ||
+        ftls_ctx_factory_build(d->client, err) != FTLS_OK ||
+        ftls_watcher_new(NULL, &r->w, err) != FTLS_OK ||
+        ftls_watcher_add(r->w, r->id, err) != FTLS_OK ||
+        ftls_watcher_start(r->w, err) != FTLS_OK) {
         cli_report("demo setup failed", err);
-        goto done;
+        return 0;
     }
-    if (!start_listener(&d)) {
+    if (!start_listener(d)) {
         fprintf(stderr, "freshtls demo: cannot listen on 127.0.0.1: %s\n",
                 strerror(errno));
-        goto done;
+        return 0;
     }
-    for (; nsrv < 2; nsrv++)
-        if (pthread_create(&srv_th[nsrv], NULL, server_worker, &d) != 0)
-            goto stop;
-    printf("server on 127.0.0.1:%d, %d client thread(s) handshaking, "
-           "%d rotation(s) every %d ms\n", d.port, o.clients, o.rotations,
-           o.interval_ms);
-    for (; ncli < o.clients; ncli++)
-        if (pthread_create(&cli_th[ncli], NULL, client_worker, &d) != 0)
-            goto stop;
+    return 1;
+}
+
+static int start_threads(struct run *r)
+{
+    for (; r->nsrv < 2; r->nsrv++)
+        if (pthread_create(&r->srv_th[r->nsrv], NULL, server_worker, &r->d) != 0)
+            return 0;
+    printf("server on 127.0.0.1:%d, %ld client thread(s) handshaking, "
+           "%ld rotation(s) every %ld ms\n", r->d.port, r->o.clients,
+           r->o.rotations, r->o.interval_ms);
+    for (; r->ncli < r->o.clients; r->ncli++)
+        if (pthread_create(&r->cli_th[r->ncli], NULL, client_worker, &r->d) != 0)
+            return 0;
+    return 1;
+}
+
+/* Rotation n: a new leaf published the AtomicWriter way; wait up to 5 s
+ * for the source to pick it up and record how long that took. */
+static void rotate(struct run *r, int n)
+{
+    char *crt = NULL, *key = NULL;
+    size_t nc = 0, nk = 0;
+    long long swap = 0;
+    uint64_t g0 = ftls_source_generation(r->id);
+    if (!demo_leaf_pem(r->ca, DEMO_HOST, &crt, &nc, &key, &nk, r->newest) ||
+        !demo_k8s_publish(r->secret, n, crt, nc, key, nk, &swap))
+        note_failure(&r->d, "rotation: cannot write the secret");
+    if (key != NULL)
+        OPENSSL_cleanse(key, nk);
+    free(key);
+    free(crt);
+    while (ftls_source_generation(r->id) == g0 && now_ns() - swap < 5000000000LL)
+        usleep(100);
+    if (ftls_source_generation(r->id) != g0)
+        r->lat[r->picked_up++] = now_ns() - swap;
+}
+
+static void rotations(struct run *r)
+{
     int tty = isatty(STDOUT_FILENO);
-    for (int r = 1; r <= o.rotations; r++) {
-        usleep((useconds_t)o.interval_ms * 1000u);
-        char *crt, *key;
-        size_t nc, nk;
-        long long swap = 0;
-        uint64_t g0 = ftls_source_generation(id);
-        if (!demo_leaf_pem(ca, DEMO_HOST, &crt, &nc, &key, &nk, newest) ||
-            !demo_k8s_publish(secret, r, crt, nc, key, nk, &swap))
-            note_failure(&d, "rotation: cannot write the secret");
-        if (key != NULL)
-            OPENSSL_cleanse(key, nk);
-        free(key);
-        free(crt);
-        while (ftls_source_generation(id) == g0 && now_ns() - swap < 5000000000LL)
-            usleep(100);
-        if (ftls_source_generation(id) != g0)
-            lat[picked_up++] = now_ns() - swap;
+    for (int n = 1; n <= r->o.rotations; n++) {
+        usleep((useconds_t)r->o.interval_ms * 1000u);
+        rotate(r, n);
+        long hs = atomic_load(&r->d.handshakes), fl = atomic_load(&r->d.failures);
         if (tty)
-            printf("\r  rotation %3d/%d  handshakes %7ld  failures %ld   ", r,
-                   o.rotations, atomic_load(&d.handshakes), atomic_load(&d.failures));
-        else if (r % 10 == 0 || r == o.rotations)
-            printf("  rotation %d/%d: %ld handshakes, %ld failures\n", r,
-                   o.rotations, atomic_load(&d.handshakes), atomic_load(&d.failures));
+            printf("\r  rotation %3d/%ld  handshakes %7ld  failures %ld   ", n,
+                   r->o.rotations, hs, fl);
+        else if (n % 10 == 0 || n == r->o.rotations)
+            printf("  rotation %d/%ld: %ld handshakes, %ld failures\n", n,
+                   r->o.rotations, hs, fl);
         fflush(stdout);
     }
     if (tty)
         printf("\n");
     usleep(50 * 1000); /* a few more handshakes on the newest generation */
-    rc = CLI_OK;
-stop:
-    atomic_store(&d.stop, 1);
-    for (int i = 0; i < ncli; i++)
-        pthread_join(cli_th[i], NULL);
-    shutdown(d.lfd, SHUT_RDWR); /* wakes the accepting server threads */
-    for (int i = 0; i < nsrv; i++)
-        pthread_join(srv_th[i], NULL);
-    ftls_watcher_stop(w);
-    if (rc == CLI_OK) {
-        ftls_ctx_stats ss;
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        qsort(lat, (size_t)picked_up, sizeof(*lat), cmp_ll);
-        if (ftls_ctx_factory_get_stats(d.server, &ss) != FTLS_OK)
-            memset(&ss, 0, sizeof(ss));
-        int fresh = strcmp(d.last_serial, newest) == 0;
-        printf("\n  %-28s %ld\n", "handshakes", atomic_load(&d.handshakes));
-        printf("  %-28s %ld\n", "failed handshakes", atomic_load(&d.failures));
-        printf("  %-28s %d (picked up: %d)\n", "rotations", o.rotations, picked_up);
-        printf("  %-28s %.2f ms\n", "reload latency p50",
-               picked_up ? lat[picked_up / 2] / 1e6 : 0.0);
-        printf("  %-28s %.2f ms\n", "reload latency p99",
-               picked_up ? lat[(picked_up * 99) / 100] / 1e6 : 0.0);
-        printf("  %-28s %llu of %llu (live: %llu)\n", "generations freed",
-               (unsigned long long)(ss.built - ss.live),
-               (unsigned long long)ss.built, (unsigned long long)ss.live);
-        printf("  %-28s %s\n", "newest serial", newest);
-        printf("  %-28s %s (%s)\n", "last serial served", d.last_serial,
-               fresh ? "the newest" : "STALE");
-        printf("  %-28s %.1f MiB\n", "peak RSS", ru.ru_maxrss / 1024.0);
-        if (d.first_failure[0])
-            printf("  %-28s %s\n", "first failure", d.first_failure);
-        int pass = atomic_load(&d.failures) == 0 && picked_up == o.rotations &&
-                   fresh;
-        printf("\nresult: %s\n", pass ? "PASS (no handshake failed; every "
-               "rotation was served)" : "FAIL");
-        rc = pass ? CLI_OK : CLI_FAIL;
+}
+
+static void stop_threads(struct run *r)
+{
+    atomic_store(&r->d.stop, 1);
+    for (int i = 0; i < r->ncli; i++)
+        pthread_join(r->cli_th[i], NULL);
+    shutdown(r->d.lfd, SHUT_RDWR); /* wakes the accepting server threads */
+    for (int i = 0; i < r->nsrv; i++)
+        pthread_join(r->srv_th[i], NULL);
+    ftls_watcher_stop(r->w);
+}
+
+/* Print the table; CLI_OK only if nothing failed and the newest
+ * certificate was served. */
+static int report(struct run *r)
+{
+    ftls_ctx_stats ss;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    int n = r->picked_up;
+    qsort(r->lat, (size_t)n, sizeof(*r->lat), cmp_ll);
+    if (ftls_ctx_factory_get_stats(r->d.server, &ss) != FTLS_OK)
+        memset(&ss, 0, sizeof(ss));
+    int fresh = strcmp(r->d.last_serial, r->newest) == 0;
+    long failures = atomic_load(&r->d.failures);
+    printf("\n  %-28s %ld\n", "handshakes", atomic_load(&r->d.handshakes));
+    printf("  %-28s %ld\n", "failed handshakes", failures);
+    printf("  %-28s %ld (picked up: %d)\n", "rotations", r->o.rotations, n);
+    printf("  %-28s %.2f ms\n", "reload latency p50",
+           n ? (double)r->lat[n / 2] / 1e6 : 0.0);
+    printf("  %-28s %.2f ms\n", "reload latency p99",
+           n ? (double)r->lat[(n * 99) / 100] / 1e6 : 0.0);
+    printf("  %-28s %llu of %llu (live: %llu)\n", "generations freed",
+           (unsigned long long)(ss.built - ss.live),
+           (unsigned long long)ss.built, (unsigned long long)ss.live);
+    printf("  %-28s %s\n", "newest serial", r->newest);
+    printf("  %-28s %s (%s)\n", "last serial served", r->d.last_serial,
+           fresh ? "the newest" : "STALE");
+    printf("  %-28s %.1f MiB\n", "peak RSS", (double)ru.ru_maxrss / 1024.0);
+    if (r->d.first_failure[0])
+        printf("  %-28s %s\n", "first failure", r->d.first_failure);
+    int pass = failures == 0 && n == r->o.rotations && fresh;
+    printf("\nresult: %s\n", pass ? "PASS (no handshake failed; every "
+           "rotation was served)" : "FAIL");
+    return pass ? CLI_OK : CLI_FAIL;
+}
+
+static void cleanup(struct run *r)
+{
+    if (r->d.lfd >= 0)
+        close(r->d.lfd);
+    ftls_watcher_free(r->w);
+    ftls_ctx_factory_free(r->d.server);
+    ftls_ctx_factory_free(r->d.client);
+    ftls_source_free(r->id);
+    ftls_source_free(r->trust);
+    ftls_ca_free(r->ca);
+    ftls_error_free(r->err);
+    free(r->lat);
+    if (r->root != NULL)
+        demo_rmrf(r->root);
+    pthread_mutex_destroy(&r->d.lock);
+}
+
+int cmd_demo(int argc, char **argv)
+{
+    static struct run r; /* large; one run per process */
+    memset(&r, 0, sizeof(r));
+    int rc = parse(argc, argv, &r.o);
+    if (rc != CLI_OK)
+        return rc;
+    signal(SIGPIPE, SIG_IGN);
+    pthread_mutex_init(&r.d.lock, NULL);
+    r.d.lfd = -1;
+    rc = CLI_FAIL;
+    if (setup(&r)) {
+        int started = start_threads(&r);
+        if (started)
+            rotations(&r);
+        stop_threads(&r);
+        if (started)
+            rc = report(&r);
     }
-done:
-    if (d.lfd >= 0)
-        close(d.lfd);
-    ftls_watcher_free(w);
-    ftls_ctx_factory_free(d.server);
-    ftls_ctx_factory_free(d.client);
-    ftls_source_free(id);
-    ftls_source_free(trust);
-    ftls_ca_free(ca);
-    ftls_error_free(err);
-    free(lat);
-    if (root != NULL)
-        demo_rmrf(root);
-    pthread_mutex_destroy(&d.lock);
+    cleanup(&r);
     return rc;
 }

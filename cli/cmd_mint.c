@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 
 #include "cli.h"
+#include "opt.h"
 
 const struct cli_command cli_cmd_mint = {
     "mint",
@@ -25,43 +26,69 @@ const struct cli_command cli_cmd_mint = {
     cmd_mint,
 };
 
+struct mint_args {
+    const char *ca, *key_out;
+    long days;
+    int allow_ip;
+};
+
+static const struct cli_opt g_mint_opts[] = {
+    CLI_STR("--ca", NULL, struct mint_args, ca),
+    CLI_STR("--key-out", NULL, struct mint_args, key_out),
+    CLI_LONG("--days", struct mint_args, days, 1, 180),
+    CLI_FLAG("--allow-ip", NULL, struct mint_args, allow_ip),
+    CLI_END,
+};
+
+/* Write the leaf's key to a new 0600 file (never overwriting one); the
+ * PEM buffer is wiped whatever happens. */
+static int write_key(const char *path, EVP_PKEY *pkey)
+{
+    char *data = NULL;
+    long n = 0;
+    int ok = 0;
+    BIO *kb = BIO_new(BIO_s_mem());
+    if (kb == NULL ||
+        !PEM_write_bio_PrivateKey(kb, pkey, NULL, NULL, 0, NULL, NULL) ||
+        (n = BIO_get_mem_data(kb, &data)) <= 0) {
+        fprintf(stderr, "freshtls mint: cannot encode the key\n");
+        goto done;
+    }
+    FILE *f = NULL;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || (f = fdopen(fd, "w")) == NULL ||
+        fwrite(data, 1, (size_t)n, f) != (size_t)n || fclose(f) != 0) {
+        fprintf(stderr, "freshtls mint: cannot write %s: %s\n", path,
+                strerror(errno));
+        if (fd >= 0 && f == NULL)
+            close(fd);
+        goto done;
+    }
+    ok = 1;
+done:
+    if (kb != NULL && (n = BIO_get_mem_data(kb, &data)) > 0)
+        OPENSSL_cleanse(data, (size_t)n);
+    BIO_free(kb);
+    return ok;
+}
+
 int cmd_mint(int argc, char **argv)
 {
-    const char *host = NULL, *dir = NULL, *key_out = NULL;
-    ftls_mint_options mo = {0};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--ca") && i + 1 < argc) {
-            dir = argv[++i];
-        } else if (!strcmp(argv[i], "--key-out") && i + 1 < argc) {
-            key_out = argv[++i];
-        } else if (!strcmp(argv[i], "--allow-ip")) {
-            mo.allow_ip = 1;
-        } else if (!strcmp(argv[i], "--days") && i + 1 < argc) {
-            char *end;
-            long d = strtol(argv[++i], &end, 10);
-            if (*end || d < 1 || d > 180)
-                return cli_usage_error("mint", "--days must be 1..180");
-            mo.lifetime = d * 86400;
-        } else if (!strcmp(argv[i], "--") && i + 1 < argc && host == NULL) {
-            host = argv[++i]; /* a name that starts with '-' */
-        } else if (argv[i][0] != '-' && host == NULL) {
-            host = argv[i];
-        } else {
-            return cli_usage_error("mint", "bad or incomplete option");
-        }
-    }
-    if (host == NULL || dir == NULL)
+    struct mint_args a = {0};
+    const char *host = NULL;
+    int npos = 0;
+    if (cli_parse("mint", g_mint_opts, &a, 1, argc, argv, &host, 1, &npos) != CLI_OK)
+        return CLI_USAGE;
+    if (host == NULL || a.ca == NULL)
         return cli_usage_error("mint", "HOST and --ca DIR are required");
-    char crt[4200], key[4200];
-    snprintf(crt, sizeof(crt), "%s/ca.crt", dir);
-    snprintf(key, sizeof(key), "%s/ca.key", dir);
+    ftls_mint_options mo = {.allow_ip = a.allow_ip, .lifetime = a.days * 86400};
+    char *crt = cli_path(a.ca, "ca.crt"), *key = cli_path(a.ca, "ca.key");
     ftls_error *err = NULL;
     ftls_ca *ca = NULL;
     ftls_leaf *leaf = NULL;
-    BIO *kb = NULL;
     int rc = CLI_FAIL;
-    if (ftls_error_new(&err) != FTLS_OK)
-        return CLI_FAIL;
+    if (crt == NULL || key == NULL || ftls_error_new(&err) != FTLS_OK)
+        goto done;
     if (ftls_ca_load(crt, key, &ca, err) != FTLS_OK) {
         cli_report("cannot load the CA", err);
         goto done;
@@ -70,41 +97,14 @@ int cmd_mint(int argc, char **argv)
         cli_report("cannot mint", err);
         goto done;
     }
-    if (key_out != NULL) {
-        char *data = NULL;
-        long n;
-        kb = BIO_new(BIO_s_mem());
-        if (kb == NULL ||
-            !PEM_write_bio_PrivateKey(kb, ftls_leaf_get0_key(leaf), NULL, NULL, 0,
-                                      NULL, NULL) ||
-            (n = BIO_get_mem_data(kb, &data)) <= 0) {
-            fprintf(stderr, "freshtls mint: cannot encode the key\n");
-            goto done;
-        }
-        FILE *f = NULL;
-        /* O_EXCL semantics: never overwrite an existing key file. */
-        int fd = open(key_out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0 || (f = fdopen(fd, "w")) == NULL ||
-            fwrite(data, 1, (size_t)n, f) != (size_t)n || fclose(f) != 0) {
-            fprintf(stderr, "freshtls mint: cannot write %s: %s\n", key_out,
-                    strerror(errno));
-            if (fd >= 0 && f == NULL)
-                close(fd);
-            goto done;
-        }
-    }
-    if (!PEM_write_X509(stdout, ftls_leaf_get0_cert(leaf)) ||
-        !PEM_write_X509(stdout, ftls_ca_get0_cert(ca)))
+    if (a.key_out != NULL && !write_key(a.key_out, ftls_leaf_get0_key(leaf)))
         goto done;
-    rc = CLI_OK;
+    if (PEM_write_X509(stdout, ftls_leaf_get0_cert(leaf)) &&
+        PEM_write_X509(stdout, ftls_ca_get0_cert(ca)))
+        rc = CLI_OK;
 done:
-    if (kb != NULL) {
-        char *data = NULL;
-        long n = BIO_get_mem_data(kb, &data);
-        if (n > 0)
-            OPENSSL_cleanse(data, (size_t)n);
-        BIO_free(kb);
-    }
+    free(crt);
+    free(key);
     ftls_leaf_free(leaf);
     ftls_ca_free(ca);
     ftls_error_free(err);

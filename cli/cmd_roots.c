@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include "cli.h"
+#include "opt.h"
 
 const struct cli_command cli_cmd_roots = {
     "roots",
@@ -143,29 +144,37 @@ static int check_roots(ftls_roots *roots)
     return ftls_roots_count(roots) > 0 ? CLI_OK : CLI_FAIL;
 }
 
+struct roots_args {
+    int origin, json, all;
+    const char *out;
+};
+
+/* The choices are in ftls_roots_origin order. */
+#define ORIGIN_OPT CLI_ENUM("--source", struct roots_args, origin, \
+                            "system|fallback|auto|both")
+static const struct cli_opt g_list_opts[] = {
+    ORIGIN_OPT, CLI_FLAG("--json", NULL, struct roots_args, json), CLI_END};
+static const struct cli_opt g_export_opts[] = {
+    ORIGIN_OPT, CLI_FLAG("--all", NULL, struct roots_args, all),
+    CLI_STR("--out", "-o", struct roots_args, out), CLI_END};
+static const struct cli_opt g_check_opts[] = {ORIGIN_OPT, CLI_END};
+
 int cmd_roots(int argc, char **argv)
 {
     if (argc < 2)
         return cli_usage_error("roots", "missing action (list, export, check)");
-    const char *action = argv[1], *out = NULL;
-    ftls_roots_origin src = FTLS_ROOTS_SYSTEM;
-    int json = 0, all = 0;
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--source") && i + 1 < argc) {
-            if (ftls_roots_origin_parse(argv[++i], &src) != FTLS_OK)
-                return cli_usage_error("roots", "unknown --source");
-        } else if (!strcmp(argv[i], "--json") && !strcmp(action, "list")) {
-            json = 1;
-        } else if (!strcmp(argv[i], "--all") && !strcmp(action, "export")) {
-            all = 1;
-        } else if (!strcmp(argv[i], "-o") && i + 1 < argc &&
-                   !strcmp(action, "export")) {
-            out = argv[++i];
-        } else {
-            fprintf(stderr, "freshtls roots: unexpected argument '%s'\n", argv[i]);
-            return cli_usage_error("roots", "bad arguments");
-        }
-    }
+    const char *action = argv[1];
+    struct roots_args a = {0};
+    const char *pos = NULL;
+    int npos = 0;
+    const struct cli_opt *table = !strcmp(action, "list")     ? g_list_opts
+                                  : !strcmp(action, "export") ? g_export_opts
+                                                              : g_check_opts;
+    if (cli_parse("roots", table, &a, 2, argc, argv, &pos, 0, &npos) != CLI_OK)
+        return CLI_USAGE;
+    ftls_roots_origin src = (ftls_roots_origin)a.origin; /* "system|fallback|auto|both" */
+    const char *out = a.out;
+    int json = a.json, all = a.all;
     if (strcmp(action, "list") && strcmp(action, "export") &&
         strcmp(action, "check"))
         return cli_usage_error("roots", "unknown action");

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opt.h"
 
 const struct cli_command cli_cmd_serve = {
     "serve",
@@ -233,21 +234,109 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+struct serve_args {
+    const char *dir, *client_ca, *mint_ca, *listen;
+};
+
+static const struct cli_opt g_serve_opts[] = {
+    CLI_STR("--dir", NULL, struct serve_args, dir),
+    CLI_STR("--client-ca", NULL, struct serve_args, client_ca),
+    CLI_STR("--mint-ca", NULL, struct serve_args, mint_ca),
+    CLI_STR("--listen", NULL, struct serve_args, listen),
+    CLI_END,
+};
+
+/* What one serve run owns. */
+struct serve_state {
+    struct server srv;
+    ftls_error *err;
+    ftls_source *id, *cas;
+    ftls_watcher *w;
+    ftls_ca *ca;
+    ftls_leaf_cache *cache;
+};
+
+/* --mint-ca: a leaf per SNI name from the CA in `dir`. */
+static int setup_mint(struct serve_state *st, const char *dir)
+{
+    char *crt = cli_path(dir, "ca.crt"), *key = cli_path(dir, "ca.key");
+    ftls_error *err = st->err;
+    int ok = crt != NULL && key != NULL &&
+             ftls_ca_load(crt, key, &st->ca, err) == FTLS_OK &&
+             ftls_leaf_cache_new(st->ca, NULL, &st->cache, err) == FTLS_OK &&
+             (st->srv.mint_ctx = SSL_CTX_new(TLS_server_method())) != NULL &&
+             ftls_leaf_cache_attach(st->srv.mint_ctx, st->cache, audit_log, NULL,
+                                    err) == FTLS_OK;
+    if (!ok)
+        cli_report("cannot set up minting", err);
+    free(crt);
+    free(key);
+    return ok;
+}
+
+/* --dir [--client-ca]: a watched identity (and client CAs) behind a factory. */
+static int setup_identity(struct serve_state *st, const char *dir,
+                          const char *client_ca)
+{
+    ftls_error *err = st->err;
+    ftls_ctx_template t = {.is_server = 1};
+    if (ftls_source_new_identity_dir(dir, NULL, &st->id, err) != FTLS_OK ||
+        ftls_source_set_event_callback(st->id, log_event, NULL) != FTLS_OK ||
+        ftls_source_reload(st->id, err) != FTLS_OK ||
+        ftls_ctx_factory_new(&t, &st->srv.factory, err) != FTLS_OK ||
+        ftls_ctx_factory_set_identity(st->srv.factory, st->id, err) != FTLS_OK ||
+        ftls_watcher_new(NULL, &st->w, err) != FTLS_OK ||
+        ftls_watcher_add(st->w, st->id, err) != FTLS_OK) {
+        cli_report("cannot load identity", err);
+        return 0;
+    }
+    int d = client_ca != NULL && is_dir(client_ca);
+    if (client_ca != NULL &&
+        (ftls_source_new_trust(d ? NULL : client_ca, d ? client_ca : NULL,
+                               &st->cas, err) != FTLS_OK ||
+         ftls_source_set_event_callback(st->cas, log_event, NULL) != FTLS_OK ||
+         ftls_source_reload(st->cas, err) != FTLS_OK ||
+         ftls_ctx_factory_set_client_cas(st->srv.factory, st->cas, err) != FTLS_OK ||
+         ftls_watcher_add(st->w, st->cas, err) != FTLS_OK)) {
+        cli_report("cannot load client CAs", err);
+        return 0;
+    }
+    if (ftls_ctx_factory_build(st->srv.factory, err) != FTLS_OK ||
+        ftls_watcher_start(st->w, err) != FTLS_OK) {
+        cli_report("cannot start", err);
+        return 0;
+    }
+    return 1;
+}
+
+/* Listen, serve until SIGINT/SIGTERM, let connections finish. */
+static int run(struct serve_state *st, const char *listen_spec, int sfd)
+{
+    char bound[128];
+    int lfd = listen_on(listen_spec, bound, sizeof(bound));
+    if (lfd < 0) {
+        fprintf(stderr, "freshtls serve: cannot listen on %s: %s\n", listen_spec,
+                strerror(errno));
+        return CLI_FAIL;
+    }
+    printf("listening on %s\n", bound);
+    fflush(stdout);
+    accept_loop(&st->srv, lfd, sfd);
+    close(lfd);
+    /* Let in-flight connections finish (they time out after 10 s). */
+    for (int i = 0; i < 1200 && atomic_load(&st->srv.active) > 0; i++)
+        usleep(10000);
+    return atomic_load(&st->srv.active) == 0 ? CLI_OK : CLI_FAIL;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    const char *dir = NULL, *client_ca = NULL, *mint_ca = NULL,
-               *listen_spec = "127.0.0.1:8443";
-    for (int i = 1; i < argc; i++) {
-        const char **slot = !strcmp(argv[i], "--dir")         ? &dir
-                            : !strcmp(argv[i], "--client-ca") ? &client_ca
-                            : !strcmp(argv[i], "--mint-ca")   ? &mint_ca
-                            : !strcmp(argv[i], "--listen")    ? &listen_spec
-                                                              : NULL;
-        if (slot == NULL || i + 1 >= argc)
-            return cli_usage_error("serve", "bad or incomplete option");
-        *slot = argv[++i];
-    }
-    if ((dir == NULL) == (mint_ca == NULL) || (mint_ca && client_ca))
+    struct serve_args a = {.listen = "127.0.0.1:8443"};
+    const char *pos = NULL;
+    int npos = 0;
+    if (cli_parse("serve", g_serve_opts, &a, 1, argc, argv, &pos, 0, &npos) != CLI_OK)
+        return CLI_USAGE;
+    if ((a.dir == NULL) == (a.mint_ca == NULL) || (a.mint_ca && a.client_ca))
         return cli_usage_error("serve", "give --dir (optionally with "
                                "--client-ca) or --mint-ca");
     sigset_t set;
@@ -256,84 +345,24 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC), lfd = -1, rc = CLI_FAIL;
-    struct server srv = {0};
-    ftls_error *err = NULL;
-    ftls_source *id = NULL, *cas = NULL;
-    ftls_watcher *w = NULL;
-    ftls_ca *ca = NULL;
-    ftls_leaf_cache *cache = NULL;
-    ftls_ctx_template t = {.is_server = 1};
-    char bound[128];
-    if (sfd < 0 || ftls_error_new(&err) != FTLS_OK)
-        goto done;
-    if (mint_ca != NULL) {
-        char crt[4200], key[4200];
-        snprintf(crt, sizeof(crt), "%s/ca.crt", mint_ca);
-        snprintf(key, sizeof(key), "%s/ca.key", mint_ca);
-        if (ftls_ca_load(crt, key, &ca, err) != FTLS_OK ||
-            ftls_leaf_cache_new(ca, NULL, &cache, err) != FTLS_OK ||
-            (srv.mint_ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
-            ftls_leaf_cache_attach(srv.mint_ctx, cache, audit_log, NULL, err) !=
-                FTLS_OK) {
-            cli_report("cannot set up minting", err);
-            goto done;
-        }
-        goto listen;
-    }
-    if (ftls_source_new_identity_dir(dir, NULL, &id, err) != FTLS_OK ||
-        ftls_source_set_event_callback(id, log_event, NULL) != FTLS_OK ||
-        ftls_source_reload(id, err) != FTLS_OK ||
-        ftls_ctx_factory_new(&t, &srv.factory, err) != FTLS_OK ||
-        ftls_ctx_factory_set_identity(srv.factory, id, err) != FTLS_OK ||
-        ftls_watcher_new(NULL, &w, err) != FTLS_OK ||
-        ftls_watcher_add(w, id, err) != FTLS_OK) {
-        cli_report("cannot load identity", err);
-        goto done;
-    }
-    if (client_ca != NULL &&
-        (ftls_source_new_trust(is_dir(client_ca) ? NULL : client_ca,
-                               is_dir(client_ca) ? client_ca : NULL, &cas,
-                               err) != FTLS_OK ||
-         ftls_source_set_event_callback(cas, log_event, NULL) != FTLS_OK ||
-         ftls_source_reload(cas, err) != FTLS_OK ||
-         ftls_ctx_factory_set_client_cas(srv.factory, cas, err) != FTLS_OK ||
-         ftls_watcher_add(w, cas, err) != FTLS_OK)) {
-        cli_report("cannot load client CAs", err);
-        goto done;
-    }
-    if (ftls_ctx_factory_build(srv.factory, err) != FTLS_OK ||
-        ftls_watcher_start(w, err) != FTLS_OK) {
-        cli_report("cannot start", err);
-        goto done;
-    }
-listen:
-    if ((lfd = listen_on(listen_spec, bound, sizeof(bound))) < 0) {
-        fprintf(stderr, "freshtls serve: cannot listen on %s: %s\n", listen_spec,
-                strerror(errno));
-        goto done;
-    }
-    printf("listening on %s\n", bound);
-    fflush(stdout);
-    accept_loop(&srv, lfd, sfd);
-    /* Let in-flight connections finish (they time out after 10 s). */
-    for (int i = 0; i < 1200 && atomic_load(&srv.active) > 0; i++)
-        usleep(10000);
-    rc = atomic_load(&srv.active) == 0 ? CLI_OK : CLI_FAIL;
-done:
-    if (lfd >= 0)
-        close(lfd);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC), rc = CLI_FAIL;
+    static struct serve_state st;
+    memset(&st, 0, sizeof(st));
+    if (sfd >= 0 && ftls_error_new(&st.err) == FTLS_OK &&
+        (a.mint_ca ? setup_mint(&st, a.mint_ca)
+                   : setup_identity(&st, a.dir, a.client_ca)))
+        rc = run(&st, a.listen, sfd);
     if (sfd >= 0)
         close(sfd);
-    ftls_watcher_free(w);
-    if (rc == CLI_OK || atomic_load(&srv.active) == 0) {
-        ftls_ctx_factory_free(srv.factory);
-        SSL_CTX_free(srv.mint_ctx);
-        ftls_leaf_cache_free(cache);
-        ftls_source_free(cas);
-        ftls_source_free(id);
+    ftls_watcher_free(st.w);
+    if (atomic_load(&st.srv.active) == 0) { /* else threads still use them */
+        ftls_ctx_factory_free(st.srv.factory);
+        SSL_CTX_free(st.srv.mint_ctx);
+        ftls_leaf_cache_free(st.cache);
+        ftls_source_free(st.cas);
+        ftls_source_free(st.id);
     }
-    ftls_ca_free(ca);
-    ftls_error_free(err);
+    ftls_ca_free(st.ca);
+    ftls_error_free(st.err);
     return rc;
 }

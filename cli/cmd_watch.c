@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "opt.h"
 
 const struct cli_command cli_cmd_watch = {
     "watch",
@@ -35,21 +36,31 @@ static void on_event(const ftls_source_event *ev, void *ud)
     fflush(stdout);
 }
 
+struct watch_args {
+    const char *dir;
+    long debounce_ms, poll_ms;
+};
+
+static const struct cli_opt g_watch_opts[] = {
+    CLI_STR("--dir", NULL, struct watch_args, dir),
+    CLI_LONG("--debounce", struct watch_args, debounce_ms, 0, 60000),
+    CLI_LONG("--poll", struct watch_args, poll_ms, 1, 3600000),
+    CLI_END,
+};
+
 int cmd_watch(int argc, char **argv)
 {
-    const char *dir = NULL;
+    struct watch_args a = {0};
+    const char *pos = NULL;
+    int npos = 0;
+    if (cli_parse("watch", g_watch_opts, &a, 1, argc, argv, &pos, 0, &npos) != CLI_OK)
+        return CLI_USAGE;
+    const char *dir = a.dir;
     ftls_watcher_options wo;
     memset(&wo, 0, sizeof(wo));
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--dir") && i + 1 < argc)
-            dir = argv[++i];
-        else if (!strcmp(argv[i], "--debounce") && i + 1 < argc)
-            wo.debounce_ms = (unsigned)strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--poll") && i + 1 < argc)
-            wo.force_polling = 1, wo.poll_interval_ms = (unsigned)strtoul(argv[++i], NULL, 10);
-        else
-            return cli_usage_error("watch", "bad or incomplete option");
-    }
+    wo.debounce_ms = (unsigned)a.debounce_ms;
+    wo.force_polling = a.poll_ms > 0;
+    wo.poll_interval_ms = (unsigned)a.poll_ms;
     if (dir == NULL)
         return cli_usage_error("watch", "--dir is required");
     sigset_t set;

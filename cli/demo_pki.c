@@ -1,4 +1,5 @@
 /* PKI helpers and the AtomicWriter sequence for `freshtls demo`. */
+#include <limits.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -82,7 +83,7 @@ void demo_rmrf(const char *path)
 int demo_k8s_publish(const char *dir, int gen, const char *crt, size_t ncrt,
                      const char *key, size_t nkey, long long *swap_ns)
 {
-    char ts[64], p[4200], q[4200], old[256] = "";
+    char ts[64], p[PATH_MAX], q[PATH_MAX], old[256] = "";
     snprintf(ts, sizeof(ts), "..%ld_gen%04d", (long)time(NULL), gen);
     snprintf(p, sizeof(p), "%s/..data", dir);
     ssize_t ol = readlink(p, old, sizeof(old) - 1);
@@ -107,7 +108,7 @@ int demo_k8s_publish(const char *dir, int gen, const char *crt, size_t ncrt,
     *swap_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
     const char *names[2] = {"tls.crt", "tls.key"};
     for (int i = 0; i < 2; i++) {
-        char link[4200], target[64];
+        char link[PATH_MAX], target[64];
         snprintf(link, sizeof(link), "%s/%s", dir, names[i]);
         snprintf(target, sizeof(target), "..data/%s", names[i]);
         struct stat st;

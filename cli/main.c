@@ -73,6 +73,15 @@ void cli_print_help(const struct cli_command *cmd, FILE *out)
             cmd->usage);
 }
 
+char *cli_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p != NULL)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
 int main(int argc, char **argv)
 {
     ftls_log_level level = FTLS_LOG_WARN;

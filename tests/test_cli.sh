@@ -34,7 +34,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 expect 0 'usage: freshtls roots list' roots --help
 expect 2 'missing action' roots
 expect 2 'unknown action' roots frob
-expect 2 'unknown --source' roots list --source nowhere
+expect 2 '--source takes one of' roots list --source nowhere
 expect 2 'export needs -o FILE' roots export
 expect 0 'Izenpe\.com' roots list --source fallback
 expect 0 '2026-04-15 +embedded:mozilla +Izenpe\.com' roots list --source fallback
