@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include <freshtls/freshtls.h>
-#include "../tests/testutil.h"
+#include "testutil.h"
 #include "bench.h"
 
 #define REPS 11

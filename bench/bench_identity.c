@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include <freshtls/freshtls.h>
-#include "../tests/testutil.h"
+#include "testutil.h"
 #include "bench.h"
 
 #define ROTATIONS 300

@@ -16,7 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include <freshtls/freshtls.h>
-#include "../tests/testutil.h"
+#include "testutil.h"
 #include "bench.h"
 
 #define REPS 9

@@ -13,7 +13,7 @@
 #include <openssl/x509_vfy.h>
 
 #include <freshtls/freshtls.h>
-#include "../tests/testutil.h"
+#include "testutil.h"
 #include "bench.h"
 
 #define REPS 9

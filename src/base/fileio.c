@@ -75,6 +75,49 @@ static unsigned char *grow_secret(unsigned char *old, size_t used,
     return n;
 }
 
+/* Read fd to EOF into a buffer that grows (by copy-and-wipe) from
+ * `size`, never past cap bytes of content. Returns 0 with data and len set,
+ * or an errno value (EFBIG over cap), with nothing returned and every byte read
+ * wiped. */
+static int read_all(int fd, size_t size, size_t cap, unsigned char **data,
+                    size_t *len)
+{
+    unsigned char *buf = grow_secret(NULL, 0, 0, size);
+    size_t n = 0;
+    int e = buf == NULL ? ENOMEM : 0;
+    while (e == 0) {
+        if (n + 1 >= size) { /* EOF not seen yet: the file may have grown */
+            size_t nsize = size * 2 > cap + 2 ? cap + 2 : size * 2;
+            unsigned char *g = size >= cap + 2 ? NULL /* read more than cap */
+                                               : grow_secret(buf, n, size, nsize);
+            if (g == NULL) {
+                e = size >= cap + 2 ? EFBIG : ENOMEM;
+                break;
+            }
+            buf = g;
+            size = nsize;
+        }
+        ssize_t r = read(fd, buf + n, size - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            e = errno;
+        else if (r == 0)
+            break;
+        else if ((n += (size_t)r) > cap)
+            e = EFBIG;
+    }
+    if (e != 0) {
+        if (buf != NULL) /* a partial read of what may be a key */
+            ftls__free_secret(buf, size);
+        return e;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
 /* One attempt. Returns 0, or an errno value (EFBIG for over cap, EISDIR
  * etc. for non-regular files) and leaves *out empty. */
 static int read_once(int dirfd, const char *path, size_t cap,
@@ -85,64 +128,18 @@ static int read_once(int dirfd, const char *path, size_t cap,
         return errno;
     int e = 0;
     struct stat st;
-    unsigned char *data = NULL;
-    size_t len = 0, size = 0;
     if (fstat(fd, &st) != 0) {
         e = errno;
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
+    } else if (!S_ISREG(st.st_mode)) {
         *not_regular = 1;
         e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        goto done;
-    }
-    if ((unsigned long long)st.st_size > cap) {
+    } else if ((unsigned long long)st.st_size > cap) {
         e = EFBIG;
-        goto done;
+    } else {
+        FTLS_TEST_HOOK(FTLS_HOOK_FILE_STATED, path);
+        /* room for the NUL and an EOF probe */
+        e = read_all(fd, (size_t)st.st_size + 2, cap, &out->data, &out->len);
     }
-    FTLS_TEST_HOOK(FTLS_HOOK_FILE_STATED, path);
-    size = (size_t)st.st_size + 2; /* room for the NUL and an EOF probe */
-    for (;;) {
-        if (len + 1 >= size) { /* EOF not seen yet: the file may have grown */
-            if (size >= cap + 2) { /* already read more than cap bytes */
-                e = EFBIG;
-                goto done;
-            }
-            size_t nsize = size * 2 > cap + 2 ? cap + 2 : size * 2;
-            unsigned char *n = grow_secret(data, len, size, nsize);
-            if (n == NULL) {
-                e = ENOMEM;
-                goto done;
-            }
-            data = n;
-            size = nsize;
-        }
-        if (data == NULL && (data = grow_secret(NULL, 0, 0, size)) == NULL) {
-            e = ENOMEM;
-            goto done;
-        }
-        ssize_t r = read(fd, data + len, size - 1 - len);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            e = errno;
-            goto done;
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-        if (len > cap) {
-            e = EFBIG;
-            goto done;
-        }
-    }
-    data[len] = '\0';
-    out->data = data;
-    out->len = len;
-    data = NULL;
-done:
-    if (data != NULL) /* a partial read of what may be a key */
-        ftls__free_secret(data, size);
     close(fd);
     return e;
 }

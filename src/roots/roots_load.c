@@ -153,7 +153,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static FTLS_NODISCARD ftls_code visit_dir(struct walk *w, const char *dir, ftls_error *err)
+/* Open a directory, retrying transient errors. Returns the fd or -1 with
+ * errno set. */
+static int open_dir(const char *dir)
 {
     int fd = -1;
     for (int attempt = 0; attempt < 3 && fd < 0; attempt++) {
@@ -161,6 +163,80 @@ static FTLS_NODISCARD ftls_code visit_dir(struct walk *w, const char *dir, ftls_
         if (fd < 0 && !ftls__errno_transient(errno))
             break;
     }
+    return fd;
+}
+
+/* The entry names of d (without "." and ".."), sorted so that loading is
+ * deterministic. Free with free_names(). */
+static FTLS_NODISCARD ftls_code read_names(DIR *d, char ***out, size_t *count,
+                                           ftls_error *err)
+{
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    *out = NULL;
+    *count = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' &&
+            (de->d_name[1] == '\0' || !strcmp(de->d_name, "..")))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            char **nn = ftls__realloc(names, ncap * sizeof(*names));
+            if (nn == NULL)
+                goto nomem;
+            names = nn;
+            cap = ncap;
+        }
+        if ((names[n] = ftls__strdup(de->d_name)) == NULL)
+            goto nomem;
+        n++;
+    }
+    if (n > 1) /* an empty directory has no array: qsort(NULL, ...) is UB */
+        qsort(names, n, sizeof(*names), cmp_str);
+    *out = names;
+    *count = n;
+    return FTLS_OK;
+nomem:
+    for (size_t i = 0; i < n; i++)
+        ftls__free(names[i]);
+    ftls__free(names);
+    return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ftls__free(names[i]);
+    ftls__free(names);
+}
+
+/* Each entry of an opened directory, best-effort. */
+static FTLS_NODISCARD ftls_code visit_entries(struct walk *w, DIR *d,
+                                              const char *dir, ftls_error *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    ftls_code rc = read_names(d, &names, &n, err);
+    for (size_t i = 0; i < n && rc == FTLS_OK; i++) {
+        char path[PATH_MAX];
+        if (ftls__path_join(path, sizeof(path), dir, names[i]) != FTLS_OK) {
+            rc = path_problem(w, dir, ENAMETOOLONG, err);
+            continue;
+        }
+        int strict = w->strict;
+        w->strict = 0; /* entries of a named directory are best-effort */
+        rc = visit_file(w, dirfd(d), names[i], path, 1, err);
+        w->strict = strict;
+    }
+    free_names(names, n);
+    return rc;
+}
+
+static FTLS_NODISCARD ftls_code visit_dir(struct walk *w, const char *dir,
+                                          ftls_error *err)
+{
+    int fd = open_dir(dir);
     if (fd < 0) {
         if (!w->strict && errno == ENOENT) /* distro dir absent: normal */
             return FTLS_OK;
@@ -183,47 +259,7 @@ static FTLS_NODISCARD ftls_code visit_dir(struct walk *w, const char *dir, ftls_
         close(fd);
         return path_problem(w, dir, e, err);
     }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    ftls_code rc = FTLS_OK;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' &&
-            (de->d_name[1] == '\0' || !strcmp(de->d_name, "..")))
-            continue;
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            char **nn = ftls__realloc(names, ncap * sizeof(*names));
-            if (nn == NULL) {
-                rc = ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
-                goto done;
-            }
-            names = nn;
-            cap = ncap;
-        }
-        if ((names[n] = ftls__strdup(de->d_name)) == NULL) {
-            rc = ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
-            goto done;
-        }
-        n++;
-    }
-    if (n > 1) /* an empty directory has no array: qsort(NULL, ...) is UB */
-        qsort(names, n, sizeof(*names), cmp_str); /* deterministic order */
-    for (size_t i = 0; i < n && rc == FTLS_OK; i++) {
-        char path[PATH_MAX];
-        if (ftls__path_join(path, sizeof(path), dir, names[i]) != FTLS_OK) {
-            rc = path_problem(w, dir, ENAMETOOLONG, err);
-            continue;
-        }
-        int strict = w->strict;
-        w->strict = 0; /* entries of a named directory are best-effort */
-        rc = visit_file(w, dirfd(d), names[i], path, 1, err);
-        w->strict = strict;
-    }
-done:
-    for (size_t i = 0; i < n; i++)
-        ftls__free(names[i]);
-    ftls__free(names);
+    ftls_code rc = visit_entries(w, d, dir, err);
     closedir(d);
     return rc;
 }
