@@ -23,6 +23,14 @@
  *   and the distrust-after constraints of freshtls root sets. If a source
  *   has nothing published, the handshake fails; there is never an
  *   insecure fallback.
+ *
+ * @par Thread-safety
+ * Configure a factory (ftls_ctx_factory_set_*, ftls_ctx_factory_build())
+ * and attach a context before sharing them; afterwards
+ * ftls_ctx_factory_get1_ctx() and every handshake on an attached context
+ * are safe from any thread and lock-free, and rebuilds happen on the
+ * publishing thread. ftls_ctx_factory_free() must not race with other
+ * calls on the same factory.
  */
 #ifndef FRESHTLS_CTX_H
 #define FRESHTLS_CTX_H
@@ -82,6 +90,8 @@ typedef struct ftls_ctx_stats {
  *        ftls_ctx_factory_build() once; afterwards it rebuilds by itself
  *        whenever a source publishes.
  * @param t copied (strings and ALPN included).
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (t or out NULL); FTLS_E_NOMEM;
+ *         FTLS_E_OPENSSL (ticket keys could not be generated).
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_new(const ftls_ctx_template *t,
@@ -96,10 +106,20 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_new(const ftls_ctx_template *
  */
 FTLS_API void ftls_ctx_factory_free(ftls_ctx_factory *f);
 
-/** @brief The certificate/key to present (required for servers). @since 0.1.0 */
+/**
+ * @brief The certificate/key to present (required for servers).
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL); FTLS_E_STATE (already
+ *         set); FTLS_E_NOMEM.
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_identity(
     ftls_ctx_factory *f, ftls_source *identity, ftls_error *err);
-/** @brief Roots to verify peers against, from a trust source. @since 0.1.0 */
+/**
+ * @brief Roots to verify peers against, from a trust source.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL); FTLS_E_STATE (roots
+ *         already set); FTLS_E_NOMEM.
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_roots(
     ftls_ctx_factory *f, ftls_source *trust, ftls_error *err);
 /**
@@ -115,7 +135,12 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_roots(
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_system_roots(
     ftls_ctx_factory *f, ftls_roots_origin which, ftls_error *err);
-/** @brief Server: CAs for client certificates (verified and advertised). @since 0.1.0 */
+/**
+ * @brief Server: CAs for client certificates (verified and advertised).
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL); FTLS_E_STATE (already
+ *         set); FTLS_E_NOMEM.
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_client_cas(
     ftls_ctx_factory *f, ftls_source *trust, ftls_error *err);
 
@@ -137,7 +162,11 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_build(ftls_ctx_factory *f,
  */
 FTLS_API SSL_CTX *ftls_ctx_factory_get1_ctx(ftls_ctx_factory *f);
 
-/** @brief Copy build statistics. @since 0.1.0 */
+/**
+ * @brief Copy build statistics.
+ * @return FTLS_OK, or FTLS_E_INVALID_ARGUMENT when @p f or @p st is NULL.
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_get_stats(
     const ftls_ctx_factory *f, ftls_ctx_stats *st);
 
@@ -211,7 +240,12 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_attach(SSL_CTX *ctx,
                                                  const ftls_attach_config *cfg,
                                                  ftls_error *err);
 
-/** @brief Number of SSL_CTXs built by all factories that are still alive. @since 0.1.0 */
+/**
+ * @brief Number of SSL_CTXs built by all factories that are still alive.
+ * @return the number of SSL_CTX objects built by freshtls factories and not
+ *         yet freed, process-wide.
+ * @since 0.1.0
+ */
 FTLS_API uint64_t ftls_ctx_live_count(void);
 
 #ifdef __cplusplus

@@ -16,6 +16,10 @@
  *
  * Codes are stable: a code's number is never changed or reused. New codes
  * are only ever appended.
+ *
+ * @par Thread-safety
+ * The code and category functions are pure and safe from any thread. An
+ * ::ftls_error object belongs to one thread at a time; use one per thread.
  */
 #ifndef FRESHTLS_ERROR_H
 #define FRESHTLS_ERROR_H
@@ -118,6 +122,8 @@ FTLS_API ftls_category ftls_error_category(const ftls_error *err);
  * @brief The human-readable message, e.g. "tls.key: key does not match
  *        certificate". Never NULL; "" when cleared.
  * @warning Borrowed: valid until @p err is next written, cleared or freed.
+ * @return the one-line message (never NULL; "" for a NULL or cleared object),
+ *         borrowed from @p err until its next use.
  * @since 0.1.0
  */
 FTLS_API const char *ftls_error_message(const ftls_error *err);
@@ -127,6 +133,8 @@ FTLS_API const char *ftls_error_message(const ftls_error *err);
  *        ERR_error_string_n() form plus any error data. "" when OpenSSL
  *        reported nothing. Never NULL.
  * @warning Borrowed: valid until @p err is next written, cleared or freed.
+ * @return OpenSSL's error queue text captured with the failure, one error per
+ *         line (never NULL; "" when none), borrowed from @p err.
  * @since 0.1.0
  */
 FTLS_API const char *ftls_error_openssl(const ftls_error *err);
@@ -134,6 +142,8 @@ FTLS_API const char *ftls_error_openssl(const ftls_error *err);
 /**
  * @brief The first (oldest) packed OpenSSL error code captured, usable with
  *        ERR_GET_LIB() and ERR_GET_REASON(); 0 when none.
+ * @return the first OpenSSL error code captured (ERR_get_error() value), 0
+ *         when none.
  * @since 0.1.0
  */
 FTLS_API unsigned long ftls_error_openssl_code(const ftls_error *err);
@@ -155,12 +165,15 @@ FTLS_API const char *ftls_code_describe(ftls_code code);
 
 /**
  * @brief The category a code belongs to. Fixed per code.
+ * @return the category of @p code; FTLS_CAT_INTERNAL for an unknown number.
  * @since 0.1.0
  */
 FTLS_API ftls_category ftls_code_category(ftls_code code);
 
 /**
  * @brief Stable lowercase name of a category, e.g. "io".
+ * @return a static string such as "io" or "input"; "unknown" for an unknown
+ *         value.
  * @since 0.1.0
  */
 FTLS_API const char *ftls_category_name(ftls_category cat);

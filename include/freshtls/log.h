@@ -1,6 +1,10 @@
 /**
  * @file log.h
  * @brief Process-wide logging hook. freshtls never prints by itself.
+ *
+ * @par Thread-safety
+ * Safe from any thread; the callback is called outside freshtls' locks and
+ * possibly from several threads at once (watcher, rebuilds, callers).
  */
 #ifndef FRESHTLS_LOG_H
 #define FRESHTLS_LOG_H
@@ -51,6 +55,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_log_set_callback(ftls_log_fn fn,
 
 /**
  * @brief Stable lowercase name of a level ("error", "warn", ...).
+ * @return a static string ("error", "warn", "info", "debug"); "unknown"
+ *         otherwise.
  * @since 0.1.0
  */
 FTLS_API const char *ftls_log_level_name(ftls_log_level level);

@@ -1,6 +1,10 @@
 /**
  * @file mem.h
  * @brief Replaceable allocator for freshtls' own allocations.
+ *
+ * @par Thread-safety
+ * ftls_mem_set_functions() must be called before any other freshtls call
+ * and before threads use the library; it is not synchronised.
  */
 #ifndef FRESHTLS_MEM_H
 #define FRESHTLS_MEM_H

@@ -11,6 +11,12 @@
  * CA's actual SKI, an SKI, basicConstraints CA:FALSE, keyUsage
  * digitalSignature (critical), extendedKeyUsage serverAuth, and a validity
  * backdated a few minutes for clock skew.
+ *
+ * @par Thread-safety
+ * CAs and leaves are immutable and refcounted: use them from any thread.
+ * ftls_leaf_mint() and ftls_leaf_cache_get1() are safe from any thread
+ * (the cache mints each name once however many threads ask). Free an
+ * object only after the last thread using it is done with it.
  */
 #ifndef FRESHTLS_MINT_H
 #define FRESHTLS_MINT_H
@@ -44,6 +50,9 @@ typedef struct ftls_ca_options {
  *        critical CA:TRUE pathlen:0, keyUsage critical keyCertSign and
  *        cRLSign, an SKI, a random 128-bit serial.
  * @param opts may be NULL.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (out NULL or options out of
+ *         range); FTLS_E_NOMEM; FTLS_E_OPENSSL (key or certificate generation
+ *         failed).
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ca_generate(const ftls_ca_options *opts,
@@ -54,6 +63,11 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ca_generate(const ftls_ca_options *opts,
  * @brief Load a CA from PEM files. It must be CA:TRUE, allow keyCertSign,
  *        carry an SKI, and match its key; otherwise FTLS_E_KEY_POLICY with
  *        the reason.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_NOT_FOUND,
+ *         FTLS_E_PERMISSION, FTLS_E_IO, FTLS_E_TOO_LARGE (reading a file);
+ *         FTLS_E_PARSE (not a certificate or key); FTLS_E_KEY_MISMATCH (the
+ *         key is not the certificate's); FTLS_E_KEY_POLICY (not a usable CA:
+ *         no CA:TRUE or keyCertSign, or a weak key).
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ca_load(const char *cert_path,
@@ -63,6 +77,10 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ca_load(const char *cert_path,
 /**
  * @brief Write the certificate (mode 0644) and key (0600) atomically.
  *        Existing files are never overwritten (FTLS_E_EXISTS).
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_EXISTS (a file is already
+ *         there); FTLS_E_PERMISSION or FTLS_E_IO (writing); FTLS_E_NOMEM;
+ *         FTLS_E_OPENSSL (encoding). On failure neither file is left half-
+ *         written.
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ca_export(const ftls_ca *ca,
@@ -72,11 +90,17 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ca_export(const ftls_ca *ca,
 
 /** @brief Drop a reference; the key is wiped with the last. @since 0.1.0 */
 FTLS_API void ftls_ca_free(ftls_ca *ca);
-/** @brief Take a reference. @since 0.1.0 */
+/**
+ * @brief Take a reference.
+ * @return FTLS_OK, or FTLS_E_INVALID_ARGUMENT when @p ca is NULL.
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ca_up_ref(ftls_ca *ca);
 /**
  * @brief The CA certificate.
  * @warning Borrowed: valid while @p ca is held. Do not modify.
+ * @return the CA certificate (borrowed: valid while @p ca is held), or NULL
+ *         for NULL.
  * @since 0.1.0
  */
 FTLS_API X509 *ftls_ca_get0_cert(const ftls_ca *ca);
@@ -105,6 +129,10 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_normalize_name(const char *in,
 /**
  * @brief Mint one leaf for @p host now (no cache).
  * @param now Unix time the validity is based on; 0 for the current time.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL arguments or options out of
+ *         range); FTLS_E_NAME_REJECTED (a name ftls_leaf_normalize_name()
+ *         refuses); FTLS_E_NOMEM; FTLS_E_OPENSSL (key generation or signing
+ *         failed).
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_mint(ftls_ca *ca, const char *host,
@@ -114,15 +142,33 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_mint(ftls_ca *ca, const char *host,
 
 /** @brief Drop a reference; the key is wiped with the last. @since 0.1.0 */
 FTLS_API void ftls_leaf_free(ftls_leaf *leaf);
-/** @brief Take a reference. @since 0.1.0 */
+/**
+ * @brief Take a reference.
+ * @return FTLS_OK, or FTLS_E_INVALID_ARGUMENT when @p leaf is NULL.
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_up_ref(ftls_leaf *leaf);
-/** @warning Borrowed: valid while @p leaf is held. @since 0.1.0 */
+/**
+ * @warning Borrowed: valid while @p leaf is held.
+ * @return the leaf certificate (borrowed: valid while @p leaf is held), or
+ *         NULL for NULL.
+ * @since 0.1.0
+ */
 FTLS_API X509 *ftls_leaf_get0_cert(const ftls_leaf *leaf);
-/** @warning Borrowed: valid while @p leaf is held. @since 0.1.0 */
+/**
+ * @warning Borrowed: valid while @p leaf is held.
+ * @return the leaf's private key (borrowed: valid while @p leaf is held), or
+ *         NULL for NULL.
+ * @since 0.1.0
+ */
 FTLS_API EVP_PKEY *ftls_leaf_get0_key(const ftls_leaf *leaf);
 /** @brief The chain to send after the leaf (the CA). @warning Borrowed. @since 0.1.0 */
 FTLS_API STACK_OF(X509) *ftls_leaf_get0_chain(const ftls_leaf *leaf);
-/** @brief notAfter as Unix time. @since 0.1.0 */
+/**
+ * @brief notAfter as Unix time.
+ * @return the leaf's notAfter as Unix time, or 0 for NULL.
+ * @since 0.1.0
+ */
 FTLS_API int64_t ftls_leaf_not_after(const ftls_leaf *leaf);
 
 typedef struct ftls_leaf_cache_options {
@@ -140,7 +186,12 @@ typedef struct ftls_leaf_cache_stats {
     size_t size; /**< leaves currently cached */
 } ftls_leaf_cache_stats;
 
-/** @brief Create a cache minting with @p ca (a reference is kept). @since 0.1.0 */
+/**
+ * @brief Create a cache minting with @p ca (a reference is kept).
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL or options out of range);
+ *         FTLS_E_NOMEM.
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_new(
     ftls_ca *ca, const ftls_leaf_cache_options *opts, ftls_leaf_cache **out,
     ftls_error *err);
@@ -159,7 +210,11 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_get1(ftls_leaf_cache *c,
                                                       ftls_leaf **out,
                                                       ftls_error *err);
 
-/** @brief Copy the counters. @since 0.1.0 */
+/**
+ * @brief Copy the counters.
+ * @return FTLS_OK, or FTLS_E_INVALID_ARGUMENT when an argument is NULL.
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_get_stats(
     ftls_leaf_cache *c, ftls_leaf_cache_stats *st);
 
@@ -182,6 +237,8 @@ typedef void (*ftls_audit_fn)(const char *name, ftls_code reason,
  * mint failure fails the handshake with an unrecognized_name (or
  * internal_error) alert and calls @p audit. There is no default
  * certificate and no fallback. The cache must outlive the SSL_CTX.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_STATE (the context already
+ *         has a resolver); FTLS_E_NOMEM; FTLS_E_OPENSSL.
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_attach(SSL_CTX *ctx,

@@ -16,6 +16,11 @@
  * certificate) when the leaf or any intermediate has a notBefore after
  * that date. The date travels with the root in the fallback bundle, and
  * system roots byte-identical to a constrained bundle root inherit it.
+ *
+ * @par Thread-safety
+ * Every function is safe from any thread. Root sets are immutable and
+ * refcounted; the process-wide store (ftls_roots_get1_shared()) is loaded
+ * once under concurrent first calls and read lock-free afterwards.
  */
 #ifndef FRESHTLS_ROOTS_H
 #define FRESHTLS_ROOTS_H
@@ -108,6 +113,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load_paths(const char *files,
  * @brief Load roots from PEM in memory (for example fetched from an API).
  * @param location recorded as each root's location, e.g. "vault:pki/ca";
  *        copied. NULL means "memory".
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_NO_ROOTS (no usable
+ *         certificate; each problem is recorded); FTLS_E_NOMEM.
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load_pem(const void *pem,
@@ -143,6 +150,9 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_get1_shared(ftls_roots_origin origi
  * logged, and (if no load ever succeeded) becomes the sticky error.
  * Callers holding a set keep it until they free it.
  * @par Thread-safety: safe from any thread; refreshes are serialised.
+ * @return FTLS_OK when the new set was published; otherwise the load's error
+ *         (e.g. FTLS_E_NO_ROOTS, FTLS_E_IO) and the previous set stays
+ *         published.
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_refresh(ftls_error *err);
@@ -150,6 +160,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_refresh(ftls_error *err);
 /**
  * @brief Generation of the process-wide system set: 0 before the first
  *        successful load, then incremented by each successful refresh.
+ * @return the generation; lock-free.
  * @since 0.1.0
  */
 FTLS_API uint64_t ftls_roots_generation(void);
@@ -175,10 +186,18 @@ FTLS_API void ftls_roots_watch_stop(void);
 /** @brief Drop one reference. NULL is a no-op. @since 0.1.0 */
 FTLS_API void ftls_roots_free(ftls_roots *roots);
 
-/** @brief Take one more reference. @since 0.1.0 */
+/**
+ * @brief Take one more reference.
+ * @return FTLS_OK, or FTLS_E_INVALID_ARGUMENT when @p roots is NULL.
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_up_ref(ftls_roots *roots);
 
-/** @brief Number of roots (after deduplication); 0 for NULL. @since 0.1.0 */
+/**
+ * @brief Number of roots (after deduplication); 0 for NULL.
+ * @return the number of roots, 0 for NULL.
+ * @since 0.1.0
+ */
 FTLS_API size_t ftls_roots_count(const ftls_roots *roots);
 
 /**
@@ -192,7 +211,11 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_get0_info(const ftls_roots *roots,
                                                       size_t i,
                                                       ftls_root_info *info);
 
-/** @brief Number of problems met while loading. @since 0.1.0 */
+/**
+ * @brief Number of problems met while loading.
+ * @return the number of problems recorded by the load, 0 for NULL.
+ * @since 0.1.0
+ */
 FTLS_API size_t ftls_roots_problem_count(const ftls_roots *roots);
 
 /**
@@ -237,6 +260,7 @@ FTLS_API const char *ftls_roots_get0_path(const ftls_roots *roots, size_t i);
  * @param[out] out receives the store; set to NULL on entry.
  * @par Ownership: X509_STORE_free() the store (refcounted by OpenSSL).
  * @par Thread-safety: the store may be used for concurrent verifications.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_NOMEM; FTLS_E_OPENSSL.
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_new_store(ftls_roots *roots,
@@ -246,6 +270,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_new_store(ftls_roots *roots,
 /**
  * @brief Server distrust-after of a root certificate that came from a
  *        freshtls store, in seconds since the epoch; 0 when none.
+ * @return the server distrust-after time (Unix seconds) freshtls attached to
+ *         @p root, or 0 when none.
  * @since 0.1.0
  */
 FTLS_API int64_t ftls_roots_x509_distrust_after(const X509 *root);
@@ -275,7 +301,11 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_export_pem(const ftls_roots *roots,
                                                        size_t *written,
                                                        ftls_error *err);
 
-/** @brief Stable name of an origin: "system", "fallback", "auto", "both". @since 0.1.0 */
+/**
+ * @brief Stable name of an origin: "system", "fallback", "auto", "both".
+ * @return a static string; "unknown" for a value out of range.
+ * @since 0.1.0
+ */
 FTLS_API const char *ftls_roots_origin_name(ftls_roots_origin origin);
 
 /**

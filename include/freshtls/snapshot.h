@@ -34,6 +34,11 @@
  *
  * @warning The read path is not async-signal-safe; do not call
  *          ftls_cell_get1_snapshot() from a signal handler.
+ *
+ * @par Thread-safety
+ * Every function is safe from any thread; ftls_cell_get1_snapshot() is
+ * lock-free and never waits for a publisher. ftls_cell_free() must not
+ * race with other calls on the same cell.
  */
 #ifndef FRESHTLS_SNAPSHOT_H
 #define FRESHTLS_SNAPSHOT_H
@@ -138,6 +143,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_cell_get1_snapshot(ftls_cell *cell,
  * Cheap (one atomic load); lets a caller that caches a snapshot check
  * whether a newer one exists without taking a reference.
  * @par Thread-safety: safe from any thread.
+ * @return the generation of the newest published snapshot (0 before the
+ *         first); lock-free.
  * @since 0.1.0
  */
 FTLS_API uint64_t ftls_cell_generation(const ftls_cell *cell);

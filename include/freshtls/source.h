@@ -158,6 +158,9 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_identity_dir(
  * @brief Identity from a chain file and a key file given by path (they may
  *        live in different directories; when they share one, reads are
  *        generation-consistent as for ftls_source_new_identity_dir()).
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL or empty paths);
+ *         FTLS_E_TOO_LARGE (a path longer than PATH_MAX); FTLS_E_NOMEM.
+ *         Nothing is read until ftls_source_reload().
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_identity_files(
@@ -167,6 +170,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_identity_files(
 /**
  * @brief Identity from one PEM file holding the private key and the chain
  *        in any order (certificates themselves leaf-first).
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL or empty path);
+ *         FTLS_E_NOMEM. Nothing is read until ftls_source_reload().
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_identity_pem(
@@ -176,6 +181,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_identity_pem(
 /**
  * @brief Identity from a PKCS#12 file; the passphrase comes from
  *        opts->passphrase_file or opts->passphrase_env (or none).
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL or empty path);
+ *         FTLS_E_NOMEM. Nothing is read until ftls_source_reload().
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_identity_pkcs12(
@@ -186,6 +193,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_identity_pkcs12(
  * @brief Identity from PEM held in memory (for secrets fetched from an
  *        API). Set the bytes with ftls_source_set_memory(), then reload:
  *        the same validation and publish path as files.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (out NULL); FTLS_E_NOMEM.
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_identity_memory(
@@ -206,6 +214,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_set_memory(
  * @brief Trust material: CA bundle files and/or directories
  *        (colon-separated), published as an ::ftls_roots for use as root
  *        CAs or client CAs.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (neither files nor dirs given);
+ *         FTLS_E_NOMEM. Nothing is read until ftls_source_reload().
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_trust(const char *files,
@@ -285,7 +295,11 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_get1_roots(ftls_source *src,
                                                         ftls_roots **out,
                                                         ftls_error *err);
 
-/** @brief Published generation (0 before the first). Lock-free. @since 0.1.0 */
+/**
+ * @brief Published generation (0 before the first). Lock-free.
+ * @return the published generation, 0 before the first or for NULL.
+ * @since 0.1.0
+ */
 FTLS_API uint64_t ftls_source_generation(const ftls_source *src);
 
 /**
@@ -299,15 +313,25 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_get_status(const ftls_source *src,
 /**
  * @brief Install the event callback (NULL removes it).
  * @warning Set it before the source is shared with a watcher thread.
+ * @return FTLS_OK, or FTLS_E_INVALID_ARGUMENT when @p src is NULL.
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_source_set_event_callback(
     ftls_source *src, ftls_source_event_fn fn, void *userdata);
 
-/** @brief A short description, e.g. "dir:/etc/tls". @since 0.1.0 */
+/**
+ * @brief A short description, e.g. "dir:/etc/tls".
+ * @return the description, borrowed from @p src for its lifetime; "" for
+ *         NULL.
+ * @since 0.1.0
+ */
 FTLS_API const char *ftls_source_describe(const ftls_source *src);
 
-/** @brief Stable name of an event type ("loaded", ...). @since 0.1.0 */
+/**
+ * @brief Stable name of an event type ("loaded", ...).
+ * @return a static string; "unknown" for a value out of range.
+ * @since 0.1.0
+ */
 FTLS_API const char *ftls_source_event_name(ftls_source_event_type t);
 
 #ifdef __cplusplus

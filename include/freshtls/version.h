@@ -1,6 +1,9 @@
 /**
  * @file version.h
  * @brief Compile-time and run-time version information.
+ *
+ * @par Thread-safety
+ * Every function is safe from any thread.
  */
 #ifndef FRESHTLS_VERSION_H
 #define FRESHTLS_VERSION_H
@@ -37,6 +40,7 @@ FTLS_API const char *ftls_version_string(void);
  * Compare with FTLS_VERSION_NUMBER to detect a header/library mismatch.
  * @par Thread-safety: safe from any thread.
  * @par Errors: none.
+ * @return the library version as 0xMMNNPP00 (major, minor, patch).
  * @since 0.1.0
  */
 FTLS_API unsigned long ftls_version_number(void);

@@ -11,6 +11,12 @@
  * readability and call ftls_watcher_dispatch() — or let freshtls run a
  * thread with ftls_watcher_start(). For SIGHUP handlers and management
  * commands, call ftls_source_reload() directly.
+ *
+ * @par Thread-safety
+ * ftls_watcher_add() and ftls_watcher_remove() may be called while the
+ * watcher's thread runs. ftls_watcher_dispatch() must not be called from
+ * two threads at once, nor while ftls_watcher_start()'s thread runs.
+ * ftls_watcher_free() must not race with other calls on the same watcher.
  */
 #ifndef FRESHTLS_WATCHER_H
 #define FRESHTLS_WATCHER_H
@@ -41,6 +47,9 @@ typedef struct ftls_watcher_options {
 /**
  * @brief Create a watcher. @p opts may be NULL.
  * @param[out] out set to NULL on entry; free with ftls_watcher_free().
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (out NULL); FTLS_E_NOMEM;
+ *         FTLS_E_IO (timer or event descriptors could not be created).
+ *         Without inotify the watcher still works by polling.
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_new(const ftls_watcher_options *opts,
@@ -57,19 +66,29 @@ FTLS_API void ftls_watcher_free(ftls_watcher *w);
  * watch it, the source is polled and an FTLS_EVENT_DEGRADED event is
  * reported.
  * @par Thread-safety: safe while the watcher thread runs.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_UNSUPPORTED (a memory or
+ *         system-roots source: nothing to watch); FTLS_E_STATE (a watcher
+ *         inherited across fork()); FTLS_E_NOMEM.
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_add(ftls_watcher *w,
                                                   ftls_source *src,
                                                   ftls_error *err);
 
-/** @brief Stop watching a source. @since 0.1.0 */
+/**
+ * @brief Stop watching a source.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL); FTLS_E_NOT_FOUND (the
+ *         source is not watched).
+ * @since 0.1.0
+ */
 FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_remove(ftls_watcher *w,
                                                      ftls_source *src);
 
 /**
  * @brief A file descriptor that becomes readable when dispatch has work.
  * @warning Borrowed: owned by the watcher. Only read readiness from it.
+ * @return a descriptor that polls readable when ftls_watcher_dispatch() has
+ *         work, or -1 for NULL.
  * @since 0.1.0
  */
 FTLS_API int ftls_watcher_get_fd(const ftls_watcher *w);
@@ -79,6 +98,9 @@ FTLS_API int ftls_watcher_get_fd(const ftls_watcher *w);
  *        reloads (on this thread), re-arm timers.
  * @warning Source event callbacks run inside this call and must not call
  *          ftls_watcher_* functions on the same watcher.
+ * @return FTLS_OK (reload failures are reported through source events and
+ *         status, not here); FTLS_E_INVALID_ARGUMENT; FTLS_E_STATE (a watcher
+ *         inherited across fork()).
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_dispatch(ftls_watcher *w,
