@@ -7,6 +7,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -99,68 +100,79 @@ static void *handshaker(void *arg)
     return NULL;
 }
 
-int main(void)
+/* Everything the measurements share. */
+struct env {
+    char *dir, cafile[PATH_MAX];
+    struct material m[2];
+    ftls_source *id, *trust;
+    ftls_identity *ident;
+    SSL_CTX *ss, *sc; /* static: plain contexts holding the same material */
+    SSL_CTX *as, *ac; /* attach: application contexts with freshtls callbacks */
+};
+
+static int setup_sources(struct env *e)
 {
-    char *dir = tu_tmpdir(), cafile[4200];
+    e->dir = tu_tmpdir();
     g_kca = tu_key();
     struct tu_cert_opts co = {.cn = "Bench CA", .ca = 1};
     g_ca = tu_cert(&co, g_kca, NULL, NULL);
-    snprintf(cafile, sizeof(cafile), "%s/ca.pem", dir);
-    if (!dir || !g_ca || !tu_write_certs(cafile, "w", &g_ca, 1))
-        return 1;
-    struct material m[2];
-    make(&m[0]);
-    make(&m[1]);
-    ftls_source *id = NULL, *trust = NULL;
-    if (ftls_source_new_identity_memory(NULL, &id, NULL) != FTLS_OK ||
-        ftls_source_set_memory(id, m[0].crt, m[0].ncrt, m[0].key, m[0].nkey,
-                               NULL) != FTLS_OK ||
-        ftls_source_reload(id, NULL) != FTLS_OK ||
-        ftls_source_new_trust(cafile, NULL, &trust, NULL) != FTLS_OK ||
-        ftls_source_reload(trust, NULL) != FTLS_OK)
-        return 1;
-    ftls_identity *ident = NULL;
-    if (ftls_source_get1_identity(id, &ident, NULL) != FTLS_OK)
-        return 1;
+    if (!e->dir || !g_ca)
+        return 0;
+    snprintf(e->cafile, sizeof(e->cafile), "%s/ca.pem", e->dir);
+    if (!tu_write_certs(e->cafile, "w", &g_ca, 1))
+        return 0;
+    make(&e->m[0]);
+    make(&e->m[1]);
+    return ftls_source_new_identity_memory(NULL, &e->id, NULL) == FTLS_OK &&
+           ftls_source_set_memory(e->id, e->m[0].crt, e->m[0].ncrt, e->m[0].key,
+                                  e->m[0].nkey, NULL) == FTLS_OK &&
+           ftls_source_reload(e->id, NULL) == FTLS_OK &&
+           ftls_source_new_trust(e->cafile, NULL, &e->trust, NULL) == FTLS_OK &&
+           ftls_source_reload(e->trust, NULL) == FTLS_OK &&
+           ftls_source_get1_identity(e->id, &e->ident, NULL) == FTLS_OK;
+}
 
-    /* static: plain contexts holding the same material */
-    SSL_CTX *ss = SSL_CTX_new(TLS_server_method()), *sc = SSL_CTX_new(TLS_client_method());
-    if (ftls_identity_use_ctx(ident, ss, NULL) != FTLS_OK ||
-        SSL_CTX_load_verify_file(sc, cafile) != 1)
-        return 1;
-    SSL_CTX_set_verify(sc, SSL_VERIFY_PEER, NULL);
-    /* attach: application contexts with freshtls callbacks */
-    SSL_CTX *as = SSL_CTX_new(TLS_server_method()), *ac = SSL_CTX_new(TLS_client_method());
-    ftls_attach_identity ai = {NULL, id};
+static int setup_contexts(struct env *e)
+{
+    e->ss = SSL_CTX_new(TLS_server_method());
+    e->sc = SSL_CTX_new(TLS_client_method());
+    e->as = SSL_CTX_new(TLS_server_method());
+    e->ac = SSL_CTX_new(TLS_client_method());
+    if (!e->ss || !e->sc || !e->as || !e->ac ||
+        ftls_identity_use_ctx(e->ident, e->ss, NULL) != FTLS_OK ||
+        SSL_CTX_load_verify_file(e->sc, e->cafile) != 1)
+        return 0;
+    SSL_CTX_set_verify(e->sc, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_verify(e->ac, SSL_VERIFY_PEER, NULL);
+    ftls_attach_identity ai = {NULL, e->id};
     ftls_attach_config acs = {.identities = &ai, .n_identities = 1};
-    ftls_attach_config acc = {.roots = trust};
-    SSL_CTX_set_verify(ac, SSL_VERIFY_PEER, NULL);
-    if (ftls_ctx_attach(as, &acs, NULL) != FTLS_OK ||
-        ftls_ctx_attach(ac, &acc, NULL) != FTLS_OK)
-        return 1;
-    /* factory */
+    ftls_attach_config acc = {.roots = e->trust};
     ftls_ctx_template ts = {.is_server = 1}, tc = {.is_server = 0};
-    if (ftls_ctx_factory_new(&ts, &g_sf, NULL) != FTLS_OK ||
-        ftls_ctx_factory_set_identity(g_sf, id, NULL) != FTLS_OK ||
-        ftls_ctx_factory_build(g_sf, NULL) != FTLS_OK ||
-        ftls_ctx_factory_new(&tc, &g_cf, NULL) != FTLS_OK ||
-        ftls_ctx_factory_set_roots(g_cf, trust, NULL) != FTLS_OK ||
-        ftls_ctx_factory_build(g_cf, NULL) != FTLS_OK)
-        return 1;
+    return ftls_ctx_attach(e->as, &acs, NULL) == FTLS_OK &&
+           ftls_ctx_attach(e->ac, &acc, NULL) == FTLS_OK &&
+           ftls_ctx_factory_new(&ts, &g_sf, NULL) == FTLS_OK &&
+           ftls_ctx_factory_set_identity(g_sf, e->id, NULL) == FTLS_OK &&
+           ftls_ctx_factory_build(g_sf, NULL) == FTLS_OK &&
+           ftls_ctx_factory_new(&tc, &g_cf, NULL) == FTLS_OK &&
+           ftls_ctx_factory_set_roots(g_cf, e->trust, NULL) == FTLS_OK &&
+           ftls_ctx_factory_build(g_cf, NULL) == FTLS_OK;
+}
 
-    time_handshakes(ss, sc, NULL, NULL, 20); /* warm up every path */
-    time_handshakes(as, ac, NULL, NULL, 20);
+/* One handshake at a time, the three variants interleaved in a rotating
+ * order, so machine drift lands on all of them alike; medians. */
+static void bench_handshakes(const struct env *e)
+{
+    time_handshakes(e->ss, e->sc, NULL, NULL, 20); /* warm up every path */
+    time_handshakes(e->as, e->ac, NULL, NULL, 20);
     time_handshakes(NULL, NULL, g_sf, g_cf, 20);
-    /* One handshake at a time, the three variants interleaved in a rotating
-     * order, so machine drift lands on all of them alike; medians. */
     static double st[SAMPLES], at[SAMPLES], ft[SAMPLES];
     for (int r = 0; r < SAMPLES; r++) {
         for (int k = 0; k < 3; k++) {
             int which = (r + k) % 3;
             if (which == 0)
-                st[r] = time_handshakes(ss, sc, NULL, NULL, 1);
+                st[r] = time_handshakes(e->ss, e->sc, NULL, NULL, 1);
             else if (which == 1)
-                at[r] = time_handshakes(as, ac, NULL, NULL, 1);
+                at[r] = time_handshakes(e->as, e->ac, NULL, NULL, 1);
             else
                 ft[r] = time_handshakes(NULL, NULL, g_sf, g_cf, 1);
         }
@@ -172,7 +184,10 @@ int main(void)
     bench_line("ctx.handshake.factory", mf / 1e3, "us");
     bench_ratio("ctx.handshake_attach_vs_static", ma, ms);
     bench_ratio("ctx.handshake_factory_vs_static", mf, ms);
+}
 
+static void bench_get1(void)
+{
     double g[REPS];
     for (int r = 0; r < REPS; r++) {
         double t0 = bench_now_ns();
@@ -181,19 +196,22 @@ int main(void)
         g[r] = (bench_now_ns() - t0) / 200000;
     }
     bench_line("ctx.get1", bench_median(g, REPS), "ns");
+}
 
-    /* Rotations under continuous handshakes on 2 threads. */
+/* Rotations under continuous handshakes on 2 threads. */
+static int bench_rotations(struct env *e)
+{
     long rss0 = rss_kib();
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         if (pthread_create(&th[i], NULL, handshaker, NULL) != 0)
-            return 1;
-    for (int r = 1; r <= ROTATIONS; r++) {
-        const struct material *mm = &m[r % 2];
-        if (ftls_source_set_memory(id, mm->crt, mm->ncrt, mm->key, mm->nkey,
-                                   NULL) != FTLS_OK ||
-            ftls_source_reload(id, NULL) != FTLS_OK)
-            return 1;
+            return 0;
+    int ok = 1;
+    for (int r = 1; r <= ROTATIONS && ok; r++) {
+        const struct material *mm = &e->m[r % 2];
+        ok = ftls_source_set_memory(e->id, mm->crt, mm->ncrt, mm->key, mm->nkey,
+                                    NULL) == FTLS_OK &&
+             ftls_source_reload(e->id, NULL) == FTLS_OK;
         if (r == ROTATIONS / 10)
             rss0 = rss_kib(); /* after warm-up: caches and arenas settled */
     }
@@ -201,8 +219,8 @@ int main(void)
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
     ftls_ctx_stats cs;
-    if (ftls_ctx_factory_get_stats(g_sf, &cs) != FTLS_OK)
-        return 1;
+    if (!ok || ftls_ctx_factory_get_stats(g_sf, &cs) != FTLS_OK)
+        return 0;
     bench_line("ctx.rotation.rotations", (double)(cs.built - 1), "count");
     bench_line("ctx.rotation.failed_handshakes", atomic_load(&g_fail), "count");
     bench_line("ctx.rotation.handshakes", atomic_load(&g_count), "count");
@@ -211,23 +229,39 @@ int main(void)
     bench_line("ctx.rotation.live_contexts_after", (double)cs.live, "count");
     bench_line("ctx.rotation.rss_start", (double)rss0, "KiB");
     bench_line("ctx.rotation.rss_end", (double)rss_kib(), "KiB");
+    return 1;
+}
 
-    ftls_identity_free(ident);
-    SSL_CTX_free(ss);
-    SSL_CTX_free(sc);
-    SSL_CTX_free(as);
-    SSL_CTX_free(ac);
+static void teardown(struct env *e)
+{
+    ftls_identity_free(e->ident);
+    SSL_CTX_free(e->ss);
+    SSL_CTX_free(e->sc);
+    SSL_CTX_free(e->as);
+    SSL_CTX_free(e->ac);
     ftls_ctx_factory_free(g_sf);
     ftls_ctx_factory_free(g_cf);
-    ftls_source_free(id);
-    ftls_source_free(trust);
+    ftls_source_free(e->id);
+    ftls_source_free(e->trust);
     for (int i = 0; i < 2; i++) {
-        free(m[i].crt);
-        free(m[i].key);
+        free(e->m[i].crt);
+        free(e->m[i].key);
     }
     X509_free(g_ca);
     EVP_PKEY_free(g_kca);
-    tu_rmrf(dir);
-    free(dir);
-    return 0;
+    if (e->dir != NULL)
+        tu_rmrf(e->dir);
+    free(e->dir);
+}
+
+int main(void)
+{
+    static struct env e;
+    if (!setup_sources(&e) || !setup_contexts(&e))
+        return 1;
+    bench_handshakes(&e);
+    bench_get1();
+    int ok = bench_rotations(&e);
+    teardown(&e);
+    return ok ? 0 : 1;
 }

@@ -107,6 +107,48 @@ static void compare(SSL_CTX *sc[2], SSL_CTX *cc[2], SSL_SESSION *sess[2],
     m[1] = bench_median(t[1], SAMPLES);
 }
 
+/* Resumption: static pair vs attached client (sessions bound to the
+ * roots generation) and attached server (tickets bound to it). */
+static int bench_resume(SSL_CTX *sc[2], const ftls_attach_config *acc)
+{
+    SSL_CTX *cc[2] = {client_ctx(1, NULL), client_ctx(0, NULL)};
+    if (ftls_ctx_attach(cc[1], acc, NULL) != FTLS_OK)
+        return 0;
+    SSL_SESSION *sess[2];
+    for (int v = 0; v < 2; v++)
+        one(sc[v], cc[v], NULL, 0, &sess[v]);
+    double m[2];
+    compare(sc, cc, sess, m);
+    bench_line("ctx.resume.static", m[0] / 1e3, "us");
+    bench_line("ctx.resume.attach", m[1] / 1e3, "us");
+    bench_ratio("ctx.resume_attach_vs_static", m[1], m[0]);
+    for (int v = 0; v < 2; v++) {
+        SSL_SESSION_free(sess[v]);
+        SSL_CTX_free(cc[v]);
+    }
+    return 1;
+}
+
+/* Full handshakes under CRL checking with a 10,000-entry CRL. */
+static int bench_crl(SSL_CTX *sc[2], const ftls_attach_config *acc)
+{
+    X509_CRL *crl = big_crl();
+    SSL_CTX *cl[2] = {client_ctx(1, crl), client_ctx(0, crl)};
+    int ok = ftls_ctx_attach(cl[1], acc, NULL) == FTLS_OK;
+    if (ok) {
+        SSL_SESSION *none[2] = {NULL, NULL};
+        double m[2];
+        compare(sc, cl, none, m);
+        bench_line("ctx.handshake_crl.static", m[0] / 1e3, "us");
+        bench_line("ctx.handshake_crl.attach", m[1] / 1e3, "us");
+        bench_ratio("ctx.handshake_attach_crl_vs_static", m[1], m[0]);
+    }
+    for (int v = 0; v < 2; v++)
+        SSL_CTX_free(cl[v]);
+    X509_CRL_free(crl);
+    return ok;
+}
+
 int main(void)
 {
     char *dir = tu_tmpdir(), cafile[512];
@@ -125,42 +167,10 @@ int main(void)
         ftls_source_reload(trust, NULL) != FTLS_OK)
         return 1;
     ftls_attach_config acc = {.roots = trust};
-
-    /* Resumption: static pair vs attached client (sessions bound to the
-     * roots generation) and attached server (tickets bound to it). */
     SSL_CTX *sc[2] = {server_ctx(), server_ctx()};
-    SSL_CTX *cc[2] = {client_ctx(1, NULL), client_ctx(0, NULL)};
-    if (ftls_ctx_attach(cc[1], &acc, NULL) != FTLS_OK)
-        return 1;
-    SSL_SESSION *sess[2];
+    int ok = bench_resume(sc, &acc) && bench_crl(sc, &acc);
     for (int v = 0; v < 2; v++)
-        one(sc[v], cc[v], NULL, 0, &sess[v]);
-    double m[2];
-    compare(sc, cc, sess, m);
-    bench_line("ctx.resume.static", m[0] / 1e3, "us");
-    bench_line("ctx.resume.attach", m[1] / 1e3, "us");
-    bench_ratio("ctx.resume_attach_vs_static", m[1], m[0]);
-    for (int v = 0; v < 2; v++) {
-        SSL_SESSION_free(sess[v]);
-        SSL_CTX_free(cc[v]);
-    }
-
-    /* Full handshakes under CRL checking with a 10,000-entry CRL. */
-    X509_CRL *crl = big_crl();
-    SSL_CTX *cl[2] = {client_ctx(1, crl), client_ctx(0, crl)};
-    if (ftls_ctx_attach(cl[1], &acc, NULL) != FTLS_OK)
-        return 1;
-    SSL_SESSION *none[2] = {NULL, NULL};
-    compare(sc, cl, none, m);
-    bench_line("ctx.handshake_crl.static", m[0] / 1e3, "us");
-    bench_line("ctx.handshake_crl.attach", m[1] / 1e3, "us");
-    bench_ratio("ctx.handshake_attach_crl_vs_static", m[1], m[0]);
-
-    for (int v = 0; v < 2; v++) {
-        SSL_CTX_free(cl[v]);
         SSL_CTX_free(sc[v]);
-    }
-    X509_CRL_free(crl);
     ftls_source_free(trust);
     X509_free(g_leaf);
     X509_free(g_ca);
@@ -168,5 +178,5 @@ int main(void)
     EVP_PKEY_free(g_kca);
     tu_rmrf(dir);
     free(dir);
-    return 0;
+    return ok ? 0 : 1;
 }

@@ -7,6 +7,7 @@
  *     (read both files consistently, parse, validate, publish).
  */
 #include <sched.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -55,6 +56,80 @@ static void stage(const char *dir, int n, const struct material *m, char *gen,
         exit(1);
 }
 
+/* A Kubernetes-style secret directory being rotated. */
+struct secret {
+    char dir[PATH_MAX - 128], p[PATH_MAX], q[PATH_MAX], gen[64], old[64];
+    struct material m[2];
+};
+
+static void setup_secret(struct secret *k, const char *root)
+{
+    snprintf(k->dir, sizeof(k->dir), "%s/secret", root);
+    mkdir(k->dir, 0755);
+    stage(k->dir, 0, &k->m[0], k->gen, sizeof(k->gen));
+    snprintf(k->p, sizeof(k->p), "%s/..data_tmp", k->dir);
+    snprintf(k->q, sizeof(k->q), "%s/..data", k->dir);
+    rename(k->p, k->q);
+    snprintf(k->p, sizeof(k->p), "%s/tls.crt", k->dir);
+    symlink("..data/tls.crt", k->p);
+    snprintf(k->p, sizeof(k->p), "%s/tls.key", k->dir);
+    symlink("..data/tls.key", k->p);
+    snprintf(k->old, sizeof(k->old), "%s", k->gen);
+}
+
+/* Swap ..data to generation n (content i % 2), timing from the rename. */
+static double swap(struct secret *k, int n, int content)
+{
+    stage(k->dir, n, &k->m[content], k->gen, sizeof(k->gen));
+    snprintf(k->p, sizeof(k->p), "%s/..data_tmp", k->dir);
+    double t0 = bench_now_ns();
+    if (rename(k->p, k->q) != 0)
+        exit(1);
+    return t0;
+}
+
+/* AtomicWriter deletes the old generation last. */
+static void drop_old(struct secret *k)
+{
+    snprintf(k->p, sizeof(k->p), "%s/%s", k->dir, k->old);
+    tu_rmrf(k->p);
+    snprintf(k->old, sizeof(k->old), "%s", k->gen);
+}
+
+static void bench_reload_latency(struct secret *k, ftls_source *src)
+{
+    double lat[ROTATIONS];
+    for (int i = 1; i <= ROTATIONS; i++) {
+        uint64_t g0 = ftls_source_generation(src);
+        double t0 = swap(k, i, i % 2), deadline = t0 + 5e9;
+        while (ftls_source_generation(src) == g0 && bench_now_ns() < deadline)
+            sched_yield();
+        lat[i - 1] = (bench_now_ns() - t0) / 1e6;
+        drop_old(k);
+        usleep(2000);
+    }
+    qsort(lat, ROTATIONS, sizeof(double), bench_cmp_double);
+    bench_line("identity.reload_latency.p50", lat[ROTATIONS / 2], "ms");
+    bench_line("identity.reload_latency.p99", lat[ROTATIONS * 99 / 100], "ms");
+    bench_line("identity.reload_latency.max", lat[ROTATIONS - 1], "ms");
+    bench_line("identity.rotations", ROTATIONS, "count");
+}
+
+/* One load: alternate contents so every reload publishes. */
+static void bench_load(struct secret *k, ftls_source *src)
+{
+    double t[200];
+    for (int i = 0; i < 200; i++) {
+        swap(k, 1000 + i, i % 2);
+        double t0 = bench_now_ns();
+        if (ftls_source_reload(src, NULL) != FTLS_OK)
+            exit(1);
+        t[i] = (bench_now_ns() - t0) / 1e3;
+        drop_old(k);
+    }
+    bench_line("identity.load", bench_median(t, 200), "us");
+}
+
 int main(void)
 {
     char *root = tu_tmpdir();
@@ -63,77 +138,26 @@ int main(void)
     EVP_PKEY *kca = tu_key();
     struct tu_cert_opts co = {.cn = "Bench CA", .ca = 1, .lifetime = 86400L * 365};
     X509 *ca = tu_cert(&co, kca, NULL, NULL);
-    struct material m[2];
-    make("a.example", kca, ca, &m[0]);
-    make("b.example", kca, ca, &m[1]);
-
-    char dir[4096], p[4200], q[4200], gen[64], old[64] = "";
-    snprintf(dir, sizeof(dir), "%s/secret", root);
-    mkdir(dir, 0755);
-    stage(dir, 0, &m[0], gen, sizeof(gen));
-    snprintf(p, sizeof(p), "%s/..data_tmp", dir);
-    snprintf(q, sizeof(q), "%s/..data", dir);
-    rename(p, q);
-    snprintf(p, sizeof(p), "%s/tls.crt", dir);
-    symlink("..data/tls.crt", p);
-    snprintf(p, sizeof(p), "%s/tls.key", dir);
-    symlink("..data/tls.key", p);
-    snprintf(old, sizeof(old), "%s", gen);
-
+    static struct secret k;
+    make("a.example", kca, ca, &k.m[0]);
+    make("b.example", kca, ca, &k.m[1]);
+    setup_secret(&k, root);
     ftls_source *src = NULL;
     ftls_watcher *w = NULL;
-    if (ftls_source_new_identity_dir(dir, NULL, &src, NULL) != FTLS_OK ||
+    if (ftls_source_new_identity_dir(k.dir, NULL, &src, NULL) != FTLS_OK ||
         ftls_source_reload(src, NULL) != FTLS_OK ||
         ftls_watcher_new(NULL, &w, NULL) != FTLS_OK ||
         ftls_watcher_add(w, src, NULL) != FTLS_OK ||
         ftls_watcher_start(w, NULL) != FTLS_OK)
         return 1;
-
-    double lat[ROTATIONS];
-    for (int i = 1; i <= ROTATIONS; i++) {
-        stage(dir, i, &m[i % 2], gen, sizeof(gen));
-        uint64_t g0 = ftls_source_generation(src);
-        snprintf(p, sizeof(p), "%s/..data_tmp", dir);
-        double t0 = bench_now_ns();
-        if (rename(p, q) != 0)
-            return 1;
-        double deadline = t0 + 5e9;
-        while (ftls_source_generation(src) == g0 && bench_now_ns() < deadline)
-            sched_yield();
-        lat[i - 1] = (bench_now_ns() - t0) / 1e6;
-        snprintf(p, sizeof(p), "%s/%s", dir, old);
-        tu_rmrf(p); /* AtomicWriter deletes the old generation last */
-        snprintf(old, sizeof(old), "%s", gen);
-        usleep(2000);
-    }
+    bench_reload_latency(&k, src);
     ftls_watcher_stop(w);
-    qsort(lat, ROTATIONS, sizeof(double), bench_cmp_double);
-    bench_line("identity.reload_latency.p50", lat[ROTATIONS / 2], "ms");
-    bench_line("identity.reload_latency.p99", lat[ROTATIONS * 99 / 100], "ms");
-    bench_line("identity.reload_latency.max", lat[ROTATIONS - 1], "ms");
-    bench_line("identity.rotations", ROTATIONS, "count");
-
-    /* One load: alternate contents so every reload publishes. */
-    double t[200];
-    for (int i = 0; i < 200; i++) {
-        stage(dir, 1000 + i, &m[i % 2], gen, sizeof(gen));
-        snprintf(p, sizeof(p), "%s/..data_tmp", dir);
-        rename(p, q);
-        double t0 = bench_now_ns();
-        if (ftls_source_reload(src, NULL) != FTLS_OK)
-            return 1;
-        t[i] = (bench_now_ns() - t0) / 1e3;
-        snprintf(p, sizeof(p), "%s/%s", dir, old);
-        tu_rmrf(p);
-        snprintf(old, sizeof(old), "%s", gen);
-    }
-    bench_line("identity.load", bench_median(t, 200), "us");
-
+    bench_load(&k, src);
     ftls_watcher_free(w);
     ftls_source_free(src);
     for (int i = 0; i < 2; i++) {
-        free(m[i].crt);
-        free(m[i].key);
+        free(k.m[i].crt);
+        free(k.m[i].key);
     }
     X509_free(ca);
     EVP_PKEY_free(kca);

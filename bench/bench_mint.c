@@ -102,17 +102,12 @@ static void *storm(void *arg)
     return NULL;
 }
 
-int main(void)
+static int bench_fresh_vs_naive(ftls_ca *ca, X509 *cacert, EVP_PKEY *cakey)
 {
-    ftls_ca *ca = NULL;
-    if (ftls_ca_generate(NULL, &ca, NULL) != FTLS_OK)
-        return 1;
-    EVP_PKEY *cakey = ca_key_of(ca);
-    X509 *cacert = ftls_ca_get0_cert(ca);
     for (int i = 0; i < 20; i++) { /* warm up both paths */
         ftls_leaf *l = NULL;
         if (ftls_leaf_mint(ca, "warm.example", NULL, 0, &l, NULL) != FTLS_OK)
-            return 1;
+            return 0;
         ftls_leaf_free(l);
         naive_mint(cacert, cakey, "warm.example");
     }
@@ -122,7 +117,7 @@ int main(void)
         for (int i = 0; i < PER; i++) {
             ftls_leaf *l = NULL;
             if (ftls_leaf_mint(ca, "shop.example.com", NULL, 0, &l, NULL) != FTLS_OK)
-                return 1;
+                return 0;
             ftls_leaf_free(l);
         }
         fr[r] = (bench_now_ns() - t0) / PER;
@@ -135,35 +130,45 @@ int main(void)
     bench_line("mint.fresh", mf / 1e3, "us");
     bench_line("mint.naive", mn / 1e3, "us");
     bench_ratio("mint.fresh_vs_naive", mf, mn);
+    return 1;
+}
 
-    if (ftls_leaf_cache_new(ca, NULL, &g_cache, NULL) != FTLS_OK)
-        return 1;
+static int bench_cache_hit(ftls_ca *ca)
+{
     ftls_leaf *l = NULL;
-    if (ftls_leaf_cache_get1(g_cache, "hit.example", &l, NULL) != FTLS_OK)
-        return 1;
+    if (ftls_leaf_cache_new(ca, NULL, &g_cache, NULL) != FTLS_OK ||
+        ftls_leaf_cache_get1(g_cache, "hit.example", &l, NULL) != FTLS_OK)
+        return 0;
     ftls_leaf_free(l);
     double h[REPS];
     for (int r = 0; r < REPS; r++) {
         double t0 = bench_now_ns();
         for (int i = 0; i < 200000; i++) {
             if (ftls_leaf_cache_get1(g_cache, "hit.example", &l, NULL) != FTLS_OK)
-                return 1;
+                return 0;
             ftls_leaf_free(l);
         }
         h[r] = (bench_now_ns() - t0) / 200000;
     }
     bench_line("mint.cache_hit", bench_median(h, REPS), "ns");
     ftls_leaf_cache_free(g_cache);
+    g_cache = NULL;
+    return 1;
+}
 
-    /* The storm: 1000 handshakes, 8 at a time, over 100 new names. */
+/* The storm: 1000 handshakes, 8 at a time, over 100 new names. */
+static int bench_storm(ftls_ca *ca, X509 *cacert)
+{
     if (ftls_leaf_cache_new(ca, NULL, &g_cache, NULL) != FTLS_OK)
-        return 1;
+        return 0;
     g_server = SSL_CTX_new(TLS_server_method());
     g_client = SSL_CTX_new(TLS_client_method());
+    if (g_server == NULL || g_client == NULL)
+        return 0;
     SSL_CTX_set_verify(g_client, SSL_VERIFY_PEER, NULL);
     X509_STORE_add_cert(SSL_CTX_get_cert_store(g_client), cacert);
     if (ftls_leaf_cache_attach(g_server, g_cache, NULL, NULL, NULL) != FTLS_OK)
-        return 1;
+        return 0;
     pthread_t th[8];
     for (int i = 0; i < 8; i++)
         pthread_create(&th[i], NULL, storm, NULL);
@@ -171,7 +176,7 @@ int main(void)
         pthread_join(th[i], NULL);
     ftls_leaf_cache_stats st;
     if (ftls_leaf_cache_get_stats(g_cache, &st) != FTLS_OK)
-        return 1;
+        return 0;
     bench_line("mint.storm.handshakes", 1000, "count");
     bench_line("mint.storm.failed_handshakes", atomic_load(&g_fail), "count");
     bench_line("mint.storm.hosts", (double)st.size, "count");
@@ -179,7 +184,19 @@ int main(void)
     SSL_CTX_free(g_server);
     SSL_CTX_free(g_client);
     ftls_leaf_cache_free(g_cache);
+    return 1;
+}
+
+int main(void)
+{
+    ftls_ca *ca = NULL;
+    if (ftls_ca_generate(NULL, &ca, NULL) != FTLS_OK)
+        return 1;
+    EVP_PKEY *cakey = ca_key_of(ca);
+    X509 *cacert = ftls_ca_get0_cert(ca);
+    int ok = bench_fresh_vs_naive(ca, cacert, cakey) && bench_cache_hit(ca) &&
+             bench_storm(ca, cacert);
     EVP_PKEY_free(cakey);
     ftls_ca_free(ca);
-    return 0;
+    return ok ? 0 : 1;
 }
