@@ -10,7 +10,7 @@ PREFIX     ?= /usr/local
 
 # Debian 12 packages the build and the tests need.
 APT_PACKAGES := build-essential cmake pkg-config libssl-dev openssl \
-                ca-certificates python3 curl libcurl4-openssl-dev
+                ca-certificates python3 curl libcurl4-openssl-dev pmccabe
 
 FUZZ_SECONDS ?= 30
 # Every libFuzzer target (fuzz/CMakeLists.txt). A long run of one:
@@ -34,6 +34,7 @@ deps:
 	[ -f /usr/include/openssl/ssl.h ] || missing="$$missing libssl-dev"; \
 	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v pmccabe >/dev/null 2>&1 || missing="$$missing pmccabe"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
@@ -60,7 +61,7 @@ bench: build
 	@for b in $(BUILD)/bench/bench_*; do [ -x "$$b" ] && "$$b" || exit 1; done
 
 test-asan: deps
-	cmake -S . -B $(BUILD)-asan -DFTLS_SANITIZE=address -DFTLS_BUILD_BENCH=OFF
+	cmake -S . -B $(BUILD)-asan -DFTLS_SANITIZE=address -DFTLS_BUILD_BENCH=OFF $(CMAKE_ARGS)
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
@@ -69,7 +70,7 @@ test-asan: deps
 # that shows once in three runs must not pass by luck (CI uses 5).
 TSAN_REPEAT ?= 1
 test-tsan: deps
-	cmake -S . -B $(BUILD)-tsan -DFTLS_SANITIZE=thread -DFTLS_BUILD_BENCH=OFF
+	cmake -S . -B $(BUILD)-tsan -DFTLS_SANITIZE=thread -DFTLS_BUILD_BENCH=OFF $(CMAKE_ARGS)
 	cmake --build $(BUILD)-tsan -j $(JOBS)
 	@for i in $$(seq 1 $(TSAN_REPEAT)); do \
 	  echo "== TSan run $$i of $(TSAN_REPEAT)"; \

@@ -9,6 +9,17 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 cmake --install "$build" --prefix "$stage/prefix" >/dev/null
 
+# The man page is installed where man(1) finds it for this prefix.
+if [ -f "$build/cli/freshtls" ] || [ -d "$build/cli" ]; then
+  page="$stage/prefix/share/man/man1/freshtls.1"
+  [ -f "$page" ] || { echo "FAIL $page not installed"; exit 1; }
+  if command -v man >/dev/null 2>&1; then
+    MANPATH="$stage/prefix/share/man" man freshtls 2>/dev/null | grep -q 'freshtls mint' ||
+      { echo "FAIL 'man freshtls' does not show the page"; exit 1; }
+  fi
+  echo "man page ok: $page"
+fi
+
 mkdir -p "$stage/app"
 cat > "$stage/app/main.c" <<'C'
 #include <stdio.h>
