@@ -258,15 +258,22 @@ static void test_purpose_callback_and_flag_settings(void)
         compare(&cases[i]);
 }
 
-/* A per-SSL info callback must not bring back removed trust. */
-static void test_info_callback_keeps_freshness(void)
+/* A trust source over one file that holds root A; tests rewrite it. */
+static ftls_source *rotating_trust(const char *name, char *path, size_t n)
 {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/rotating.pem", g_dir);
+    snprintf(path, n, "%s/%s", g_dir, name);
     REQUIRE(tu_write_certs(path, "w", &A, 1));
     ftls_source *t = NULL;
     REQUIRE(ftls_source_new_trust(path, NULL, &t, NULL) == FTLS_OK);
     REQUIRE(ftls_source_reload(t, NULL) == FTLS_OK);
+    return t;
+}
+
+/* A per-SSL info callback must not bring back removed trust. */
+static void test_info_callback_keeps_freshness(void)
+{
+    char path[600];
+    ftls_source *t = rotating_trust("rotating.pem", path, sizeof(path));
     SSL_CTX *app = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(app, SSL_VERIFY_PEER, NULL);
     REQUIRE(X509_STORE_add_cert(SSL_CTX_get_cert_store(app), A)); /* stale */
@@ -320,16 +327,6 @@ static int handshake_with_session(struct resume_run *r, int *reused)
     SSL_free(c);
     SSL_free(s);
     return hs;
-}
-
-static ftls_source *rotating_trust(const char *name, char *path, size_t n)
-{
-    snprintf(path, n, "%s/%s", g_dir, name);
-    REQUIRE(tu_write_certs(path, "w", &A, 1));
-    ftls_source *t = NULL;
-    REQUIRE(ftls_source_new_trust(path, NULL, &t, NULL) == FTLS_OK);
-    REQUIRE(ftls_source_reload(t, NULL) == FTLS_OK);
-    return t;
 }
 
 static void resume_case(int server_side, int max_version, int info_cb)

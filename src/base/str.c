@@ -39,25 +39,29 @@ void ftls__str_message(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
-ftls_code ftls__str_aprintf(char **out, const char *fmt, ...)
+ftls_code ftls__str_vaprintf(char **out, const char *fmt, va_list ap)
 {
     *out = NULL;
-    va_list ap, ap2;
-    va_start(ap, fmt);
+    va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    ftls_code rc = FTLS_E_INVALID_ARGUMENT;
-    if (n >= 0) {
-        char *s = ftls__malloc((size_t)n + 1);
-        rc = FTLS_E_NOMEM;
-        if (s != NULL) {
-            vsnprintf(s, (size_t)n + 1, fmt, ap2);
-            *out = s;
-            rc = FTLS_OK;
-        }
-    }
+    int n = vsnprintf(NULL, 0, fmt, ap2);
     va_end(ap2);
+    if (n < 0)
+        return FTLS_E_INVALID_ARGUMENT;
+    char *s = ftls__malloc((size_t)n + 1);
+    if (s == NULL)
+        return FTLS_E_NOMEM;
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    *out = s;
+    return FTLS_OK;
+}
+
+ftls_code ftls__str_aprintf(char **out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ftls_code rc = ftls__str_vaprintf(out, fmt, ap);
+    va_end(ap);
     return rc;
 }
 

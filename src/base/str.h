@@ -41,6 +41,10 @@ void ftls__str_vmessage(char *buf, size_t cap, const char *fmt, va_list ap)
 FTLS_NODISCARD ftls_code ftls__str_aprintf(char **out, const char *fmt, ...)
     FTLS_PRINTF(2, 3);
 
+/* ftls__str_aprintf with a va_list. */
+FTLS_NODISCARD ftls_code ftls__str_vaprintf(char **out, const char *fmt,
+                                            va_list ap) FTLS_PRINTF(2, 0);
+
 /* buf = dir + "/" + name. FTLS_E_TOO_LARGE when it does not fit in cap. */
 FTLS_NODISCARD ftls_code ftls__path_join(char *buf, size_t cap,
                                          const char *dir, const char *name);

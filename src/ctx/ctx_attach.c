@@ -215,12 +215,6 @@ static int guard_add(SSL *ssl, unsigned int type, unsigned int context,
                                ftls__bundle_cell_uid(a->roots_cell), al);
 }
 
-static int ticket_gen_cb(SSL *ssl, void *arg)
-{
-    (void)arg;
-    return ftls__ticket_gen(ssl);
-}
-
 static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess,
                                        const unsigned char *keyname,
                                        size_t keyname_len,
@@ -360,6 +354,6 @@ ftls_code ftls_ctx_attach(SSL_CTX *ctx, const ftls_attach_config *cfg,
         SSL_CTX_set_info_callback(ctx, info_cb);
     }
     if (a->cas_cell != NULL) /* (always succeeds) */
-        (void)SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb, a);
+        (void)SSL_CTX_set_session_ticket_cb(ctx, ftls__ticket_gen, ticket_dec_cb, a);
     return FTLS_OK;
 }

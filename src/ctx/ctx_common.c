@@ -199,12 +199,6 @@ static int bound_guard(SSL *ssl, unsigned int type, unsigned int context,
     return i == NULL ? 0 : ftls__session_guard(ssl, context, i->trust_uid, al);
 }
 
-static int bound_ticket_gen(SSL *ssl, void *arg)
-{
-    (void)arg;
-    return ftls__ticket_gen(ssl);
-}
-
 static SSL_TICKET_RETURN bound_ticket_dec(SSL *ssl, SSL_SESSION *sess,
                                           const unsigned char *keyname,
                                           size_t keyname_len,
@@ -224,7 +218,7 @@ ftls_code ftls__ctx_bind_sessions(SSL_CTX *ctx, int is_server,
     i->trust_uid = trust_uid;
     SSL_CTX_set_cert_verify_callback(ctx, bound_verify_cb, NULL);
     if (is_server) {
-        if (!SSL_CTX_set_session_ticket_cb(ctx, bound_ticket_gen,
+        if (!SSL_CTX_set_session_ticket_cb(ctx, ftls__ticket_gen,
                                            bound_ticket_dec, NULL))
             return ftls__err(err, FTLS_E_OPENSSL, "ctx: cannot bind tickets");
         return FTLS_OK;

@@ -63,7 +63,7 @@ int ftls__session_guard(SSL *ssl, unsigned int context, uint64_t generation,
 /* Server tickets: put the verifying generation of an authenticated client
  * in the ticket; decide whether a decrypted ticket may be used under the
  * current client-CA `generation`. */
-int ftls__ticket_gen(SSL *ssl);
+int ftls__ticket_gen(SSL *ssl, void *unused); /* SSL_CTX_generate_session_ticket_fn */
 SSL_TICKET_RETURN ftls__ticket_dec(SSL_SESSION *s, SSL_TICKET_STATUS status,
                                    uint64_t generation);
 

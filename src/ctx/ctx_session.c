@@ -75,8 +75,9 @@ int ftls__session_guard(SSL *ssl, unsigned int context, uint64_t generation,
 
 /* ---- server tickets ---------------------------------------------------------- */
 
-int ftls__ticket_gen(SSL *ssl)
+int ftls__ticket_gen(SSL *ssl, void *unused)
 {
+    (void)unused;
     pthread_once(&g_once, init_once);
     SSL_SESSION *s = SSL_get_session(ssl);
     if (s == NULL || SSL_SESSION_get0_peer(s) == NULL)

@@ -166,6 +166,13 @@ static int open_dir(const char *dir)
     return fd;
 }
 
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ftls__free(names[i]);
+    ftls__free(names);
+}
+
 /* The entry names of d (without "." and ".."), sorted so that loading is
  * deterministic. Free with free_names(). */
 static FTLS_NODISCARD ftls_code read_names(DIR *d, char ***out, size_t *count,
@@ -198,17 +205,8 @@ static FTLS_NODISCARD ftls_code read_names(DIR *d, char ***out, size_t *count,
     *count = n;
     return FTLS_OK;
 nomem:
-    for (size_t i = 0; i < n; i++)
-        ftls__free(names[i]);
-    ftls__free(names);
+    free_names(names, n);
     return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
-}
-
-static void free_names(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        ftls__free(names[i]);
-    ftls__free(names);
 }
 
 /* Each entry of an opened directory, best-effort. */

@@ -247,18 +247,19 @@ static FTLS_NODISCARD ftls_code load_content(ftls_source *s, struct loaded *l,
             hash_roots(l->roots, l->hash); /* equal sets are "unchanged" */
         return rc;
     }
-    struct names n;
     struct ftls__generation g;
-    ftls_code rc = name_parts(s, &n, err);
+    ftls_code rc = read_raw(s, &g, err);
     if (rc != FTLS_OK)
         return rc;
-    if ((rc = read_raw(s, &g, err)) == FTLS_OK) {
-        hash_generation(&g, l->hash);
-        if (!(s->have_hash && memcmp(l->hash, s->content_hash, 32) == 0))
+    hash_generation(&g, l->hash);
+    if (!(s->have_hash && memcmp(l->hash, s->content_hash, 32) == 0)) {
+        struct names n; /* only a parse reports which part failed */
+        if ((rc = name_parts(s, &n, err)) == FTLS_OK) {
             rc = build_identity(s, &g, n.a, n.b, &l->id, err);
-        ftls__generation_free(&g);
+            names_free(&n);
+        }
     }
-    names_free(&n);
+    ftls__generation_free(&g);
     return rc;
 }
 

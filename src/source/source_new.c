@@ -3,7 +3,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "base/fork.h"
@@ -67,16 +66,13 @@ static FTLS_NODISCARD ftls_code nomem(ftls_source **out, ftls_error *err)
 ftls_code ftls__source_describe_as(ftls_source **out, ftls_error *err,
                                    const char *fmt, ...)
 {
+    char *d = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    ftls_code rc = ftls__str_vaprintf(&d, fmt, ap);
     va_end(ap);
-    char *d = n >= 0 ? ftls__malloc((size_t)n + 1) : NULL;
-    if (d == NULL)
+    if (rc != FTLS_OK) /* FTLS_E_NOMEM: our formats cannot fail otherwise */
         return nomem(out, err);
-    va_start(ap, fmt);
-    vsnprintf(d, (size_t)n + 1, fmt, ap);
-    va_end(ap);
     ftls__free((*out)->desc);
     (*out)->desc = d;
     return FTLS_OK;
