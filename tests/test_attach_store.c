@@ -5,6 +5,9 @@
  * OpenSSL with the same anchors in the store, on the client side and on a
  * server verifying client certificates.
  */
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -301,8 +304,22 @@ static void test_info_callback_keeps_freshness(void)
 struct resume_run {
     SSL_CTX *client, *server;
     SSL_SESSION *sess;
-    int info_cb; /* the client sets a per-SSL info callback */
+    int info_cb;    /* the client sets a per-SSL info callback */
+    int serialized; /* the session is kept as DER, as libcurl >= 8.12 does */
 };
+
+/* i2d then d2i: what an application that caches sessions as bytes gets. */
+static SSL_SESSION *round_trip(SSL_SESSION *in)
+{
+    unsigned char *der = NULL;
+    int n = i2d_SSL_SESSION(in, &der);
+    REQUIRE(n > 0);
+    const unsigned char *p = der;
+    SSL_SESSION *out = d2i_SSL_SESSION(NULL, &p, n);
+    REQUIRE(out != NULL);
+    OPENSSL_free(der);
+    return out;
+}
 
 /* One handshake, offering r->sess if set; returns the handshake result and
  * whether the session was reused, and keeps the newest session. */
@@ -320,6 +337,11 @@ static int handshake_with_session(struct resume_run *r, int *reused)
     if (hs == 1) {
         SSL_SESSION_free(r->sess);
         r->sess = SSL_get1_session(c);
+        if (r->serialized) {
+            SSL_SESSION *copy = round_trip(r->sess);
+            SSL_SESSION_free(r->sess);
+            r->sess = copy;
+        }
         /* A clean close keeps the sessions resumable. */
         SSL_set_shutdown(c, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_set_shutdown(s, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
@@ -329,12 +351,15 @@ static int handshake_with_session(struct resume_run *r, int *reused)
     return hs;
 }
 
-static void resume_case(int server_side, int max_version, int info_cb)
+enum { RESUME_INFO_CB = 1, RESUME_SERIALIZED = 2 };
+
+static void resume_case(int server_side, int max_version, int flags)
 {
     char path[600];
     ftls_source *t = rotating_trust(server_side ? "cas.pem" : "roots.pem",
                                     path, sizeof(path));
-    struct resume_run r = {.info_cb = info_cb};
+    struct resume_run r = {.info_cb = flags & RESUME_INFO_CB,
+                           .serialized = flags & RESUME_SERIALIZED};
     r.server = identity_ctx(1, srv);
     r.client = server_side ? identity_ctx(0, cli) : SSL_CTX_new(TLS_client_method());
     REQUIRE(r.client != NULL);
@@ -370,14 +395,74 @@ static void test_client_resumption_follows_roots(void)
     resume_case(0, TLS1_3_VERSION, 0);
     resume_case(0, TLS1_2_VERSION, 0);
     /* A per-SSL info callback cannot bring a stale session back. */
-    resume_case(0, TLS1_3_VERSION, 1);
-    resume_case(0, TLS1_2_VERSION, 1);
+    resume_case(0, TLS1_3_VERSION, RESUME_INFO_CB);
+    resume_case(0, TLS1_2_VERSION, RESUME_INFO_CB);
+    /* Sessions cached as bytes lose ex_data; they still resume under the
+     * trust that verified them, and only under it. */
+    resume_case(0, TLS1_3_VERSION, RESUME_SERIALIZED);
+    resume_case(0, TLS1_2_VERSION, RESUME_SERIALIZED);
+    resume_case(0, TLS1_3_VERSION, RESUME_SERIALIZED | RESUME_INFO_CB);
 }
 
 static void test_server_resumption_follows_client_cas(void)
 {
     resume_case(1, TLS1_3_VERSION, 0);
     resume_case(1, TLS1_2_VERSION, 0);
+}
+
+/* A client attached to trust from `path`, with a fresh trust source. */
+static SSL_CTX *attached_client(const char *path, ftls_source **t)
+{
+    REQUIRE(ftls_source_new_trust(path, NULL, t, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_reload(*t, NULL) == FTLS_OK);
+    SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+    REQUIRE(c != NULL);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+    ftls_attach_config cfg = {.roots = *t};
+    REQUIRE(ftls_ctx_attach(c, &cfg, NULL) == FTLS_OK);
+    return c;
+}
+
+/* A fork child's trust generations are not its parent's, even when their
+ * counters agree: a session the child verified under A and cached as bytes
+ * is not resumed by the parent, whose newest trust (B) would refuse it. */
+static void test_serialized_session_from_fork_child_not_resumed(void)
+{
+    char pa[600], pb[600];
+    snprintf(pa, sizeof(pa), "%s/fork-a.pem", g_dir);
+    snprintf(pb, sizeof(pb), "%s/fork-b.pem", g_dir);
+    REQUIRE(tu_write_certs(pa, "w", &A, 1) && tu_write_certs(pb, "w", &B, 1));
+    /* One server for both, as nginx's workers share their ticket keys. */
+    struct resume_run r = {.server = identity_ctx(1, srv), .serialized = 1};
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    ftls_source *t = NULL;
+    int reused = 0;
+    if (pid == 0) { /* the child: one full handshake under A, session out */
+        r.client = attached_client(pa, &t);
+        unsigned char *der = NULL;
+        int n = handshake_with_session(&r, &reused) == 1
+                    ? i2d_SSL_SESSION(r.sess, &der) : 0;
+        _exit(n > 0 && write(fds[1], der, (size_t)n) == n ? 0 : 1);
+    }
+    close(fds[1]);
+    unsigned char der[8192];
+    ssize_t n = read(fds[0], der, sizeof(der));
+    close(fds[0]);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+            WEXITSTATUS(status) == 0 && n > 0);
+    const unsigned char *p = der;
+    REQUIRE((r.sess = d2i_SSL_SESSION(NULL, &p, n)) != NULL);
+    r.client = attached_client(pb, &t);
+    CHECK_EQ_INT(handshake_with_session(&r, &reused), -1);
+    CHECK_EQ_INT(reused, 0);
+    SSL_SESSION_free(r.sess);
+    SSL_CTX_free(r.client);
+    SSL_CTX_free(r.server);
+    ftls_source_free(t);
 }
 
 int main(void)
@@ -411,6 +496,7 @@ int main(void)
     RUN(test_info_callback_keeps_freshness);
     RUN(test_client_resumption_follows_roots);
     RUN(test_server_resumption_follows_client_cas);
+    RUN(test_serialized_session_from_fork_child_not_resumed);
     ftls_source_free(g_trust);
     ftls_source_free(partial_source());
     X509_CRL *crls[] = {crl_leaf_A, crl_empty_I, crl_int_A, crl_empty_A};

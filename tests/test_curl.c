@@ -106,6 +106,8 @@ static CURL *fresh_handle(const char *url, ftls_source *trust, size_t *got)
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, got);
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+    if (getenv("FTLS_TEST_VERBOSE")) /* libcurl tells what it resumes */
+        curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
     return curl;
 }
 

@@ -5,10 +5,15 @@
  * under trust that has since been removed would keep the peer authenticated.
  *
  * - Client side: the session is tagged with the roots generation that
- *   verified the server (SSL_SESSION ex_data, copied into the sessions
- *   OpenSSL derives from it, e.g. TLS 1.3 tickets). Before a handshake
- *   offers a session, a session from another generation is dropped, so
- *   the handshake is a full one.
+ *   verified the server, twice: in SSL_SESSION ex_data (copied into the
+ *   sessions OpenSSL derives from it, e.g. TLS 1.3 tickets) and in the
+ *   session's ticket application data, which a client never sends but
+ *   i2d_SSL_SESSION keeps. Applications that cache sessions serialized
+ *   (libcurl since 8.12 does) get back a session without ex_data; the
+ *   serialized tag, bound to this process by a random nonce renewed in a
+ *   fork child, still identifies it. Before a handshake offers a session,
+ *   a session from another generation, or of unknown origin, is dropped,
+ *   so the handshake is a full one.
  * - Server side: a ticket issued to an authenticated client carries the
  *   client-CA generation in its encrypted application data; a ticket from
  *   another generation is ignored (full handshake, new ticket). Tickets of
@@ -17,36 +22,91 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
+
+#include "base/fork.h"
 
 #include "ctx/ctx_internal.h"
 
 static int g_sess_idx = -1;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+/* The serialized client tag: magic, this process's nonce, generation. */
+#define TAG_MAGIC "ftls"
+#define TAG_NONCE 16
+#define TAG_LEN (4 + TAG_NONCE + 8)
+static unsigned char g_nonce[TAG_NONCE];
+
+/* A child's generations diverge from its parent's: new nonce, so a
+ * session tagged in one process is never taken as verified in the other. */
+static void renew_nonce(void)
+{
+    if (RAND_bytes(g_nonce, sizeof(g_nonce)) != 1)
+        memset(g_nonce, 0, sizeof(g_nonce)); /* all-zero: never matches */
+}
+
 static void init_once(void)
 {
     g_sess_idx = SSL_SESSION_get_ex_new_index(0, "freshtls trust generation",
                                               NULL, NULL, NULL);
+    renew_nonce();
+    ftls__fork_on_child(renew_nonce);
+}
+
+static int nonce_usable(void)
+{
+    static const unsigned char zero[TAG_NONCE];
+    return memcmp(g_nonce, zero, sizeof(zero)) != 0;
 }
 
 void ftls__session_tag(SSL *ssl, uint64_t generation)
 {
     pthread_once(&g_once, init_once);
     SSL_SESSION *s = SSL_get_session(ssl);
-    if (s != NULL && g_sess_idx >= 0)
+    if (s == NULL)
+        return;
+    if (g_sess_idx >= 0)
         (void)SSL_SESSION_set_ex_data(s, g_sess_idx,
                                       (void *)(uintptr_t)generation);
+    if (SSL_is_server(ssl) || !nonce_usable())
+        return; /* server sessions carry their tag in the ticket (below) */
+    unsigned char tag[TAG_LEN];
+    memcpy(tag, TAG_MAGIC, 4);
+    memcpy(tag + 4, g_nonce, TAG_NONCE);
+    for (int i = 0; i < 8; i++)
+        tag[4 + TAG_NONCE + i] = (unsigned char)(generation >> (56 - 8 * i));
+    (void)SSL_SESSION_set1_ticket_appdata(s, tag, sizeof(tag));
+}
+
+/* The generation a client session was verified under; 0 when unknown. */
+static uint64_t client_tag(SSL_SESSION *s)
+{
+    uintptr_t tag = g_sess_idx < 0 ? 0 : (uintptr_t)SSL_SESSION_get_ex_data(s, g_sess_idx);
+    if (tag != 0)
+        return tag;
+    void *data = NULL;
+    size_t len = 0;
+    SSL_SESSION_get0_ticket_appdata(s, &data, &len);
+    const unsigned char *d = data;
+    if (d == NULL || len != TAG_LEN || memcmp(d, TAG_MAGIC, 4) != 0 ||
+        !nonce_usable() || CRYPTO_memcmp(d + 4, g_nonce, TAG_NONCE) != 0)
+        return 0;
+    uint64_t g = 0;
+    for (int i = 0; i < 8; i++)
+        g = (g << 8) | d[4 + TAG_NONCE + i];
+    return g;
 }
 
 int ftls__session_offer_ok(SSL *ssl, uint64_t generation)
 {
     pthread_once(&g_once, init_once);
     SSL_SESSION *s = SSL_get_session(ssl);
-    if (s == NULL || g_sess_idx < 0)
+    if (s == NULL)
         return 1;
-    uintptr_t tag = (uintptr_t)SSL_SESSION_get_ex_data(s, g_sess_idx);
-    return tag != 0 && tag == (uintptr_t)generation;
+    uint64_t tag = client_tag(s);
+    return tag != 0 && tag == generation;
 }
 
 void ftls__session_drop_stale(SSL *ssl, uint64_t generation)
