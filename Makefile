@@ -1,7 +1,8 @@
 # Thin wrapper over CMake. The README's two commands:
 #   make run    build what is missing, then run the main job
 #   make test   build, then run every test
-# Also: make bench, make test-asan, make test-tsan, make install, make clean.
+# Also: make bench, make test-asan, make test-tsan, make test-nodeprecated,
+# make test-matrix, make install, make clean.
 
 BUILD      ?= build
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -18,7 +19,8 @@ FUZZ_SECONDS ?= 30
 FUZZ_TARGETS ?= fuzz_der fuzz_roots_pem fuzz_pem_scan fuzz_name fuzz_identity \
                 fuzz_client_hello fuzz_trust
 
-.PHONY: all deps build run test bench test-asan test-tsan fuzz install clean
+.PHONY: all deps build run test bench test-asan test-tsan test-nodeprecated \
+        test-matrix fuzz install clean
 
 all: build
 
@@ -78,6 +80,33 @@ test-tsan: deps
 	    ctest --output-on-failure -j $(JOBS)) || exit 1; \
 	done
 
+# The build embedders and distributions use: no deprecated OpenSSL API.
+test-nodeprecated: deps
+	cmake -S . -B $(BUILD)-nodep -DFTLS_BUILD_BENCH=OFF $(CMAKE_ARGS) \
+	  -DCMAKE_C_FLAGS="-DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED"
+	cmake --build $(BUILD)-nodep -j $(JOBS)
+	cd $(BUILD)-nodep && ctest --output-on-failure -j $(JOBS)
+
+# The OpenSSL version matrix: for each root (ossl35: Debian 13, OpenSSL
+# 3.5; ossl40: Debian unstable with OpenSSL 4.0 from experimental), create
+# it with mmdebstrap when missing (root, ~1 minute each), build with
+# CMAKE_ARGS, run the tests, then bench_mint and bench_roots with every
+# BENCH/RATIO line suffixed by the root's name. Nothing is installed on
+# the host but mmdebstrap.
+MATRIX     ?= ossl35 ossl40
+MATRIX_DIR ?= /var/tmp/freshtls-matrix
+test-matrix:
+	@command -v mmdebstrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq mmdebstrap >/dev/null; \
+	  else echo "make test-matrix needs mmdebstrap (apt-get install mmdebstrap)"; exit 1; fi; }
+	@for v in $(MATRIX); do \
+	  echo "== matrix $$v: root"; tools/matrix/mkroot.sh $$v $(MATRIX_DIR)/$$v || exit 1; \
+	  echo "== matrix $$v: make test"; \
+	  CMAKE_ARGS="$(CMAKE_ARGS)" JOBS=$(JOBS) tools/matrix/run.sh $$v $(MATRIX_DIR)/$$v test || exit 1; \
+	  echo "== matrix $$v: bench"; \
+	  JOBS=$(JOBS) tools/matrix/run.sh $$v $(MATRIX_DIR)/$$v bench || exit 1; \
+	done
+
 # Build the libFuzzer targets with clang and run each for FUZZ_SECONDS.
 fuzz: deps
 	CC=clang cmake -S . -B $(BUILD)-fuzz -DFTLS_BUILD_FUZZ=ON -DFTLS_BUILD_TESTS=OFF \
@@ -97,4 +126,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz $(BUILD)-nodep

@@ -1,8 +1,11 @@
 /*
  * Leaf minting, side by side in one run:
  *   mint.fresh  - ftls_leaf_mint (fresh P-256 key, full extensions, signed)
- *   mint.naive  - the straightforward OpenSSL 3 path: EVP_EC_gen,
+ *   mint.naive  - the straightforward OpenSSL path: EVP_EC_gen,
  *                 X509_set_pubkey, X509V3 config extensions, X509_sign
+ *   mint.floor  - one EVP_EC_gen P-256 key plus one ECDSA signature by
+ *                 the CA key: what no mint can avoid (fresh_vs_floor);
+ *                 floor_prepared_keygen generates on a prepared context
  *   mint.cache_hit - ftls_leaf_cache_get1 of a cached name
  *   mint.storm  - 1000 concurrent handshakes over 100 new host names
  */
@@ -40,6 +43,7 @@ static void naive_mint(X509 *ca, EVP_PKEY *cakey, const char *host)
     X509 *x = X509_new();
     unsigned char s[17] = {1};
     BIGNUM *bn = NULL;
+    X509_NAME *name = NULL;
     char san[300];
     snprintf(san, sizeof(san), "DNS:%s", host);
     int ok = k && x && RAND_bytes(s + 1, 16) == 1 &&
@@ -47,9 +51,7 @@ static void naive_mint(X509 *ca, EVP_PKEY *cakey, const char *host)
              BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
              X509_gmtime_adj(X509_getm_notBefore(x), -300) &&
              X509_gmtime_adj(X509_getm_notAfter(x), 3600) &&
-             X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-                                        MBSTRING_ASC, (const unsigned char *)host,
-                                        -1, -1, 0) &&
+             (name = tu_name(host)) != NULL && X509_set_subject_name(x, name) &&
              X509_set_issuer_name(x, X509_get_subject_name(ca)) &&
              X509_set_pubkey(x, k) && ext(x, ca, NID_subject_alt_name, san) &&
              ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") &&
@@ -61,6 +63,7 @@ static void naive_mint(X509 *ca, EVP_PKEY *cakey, const char *host)
     if (!ok)
         exit(1);
     BN_free(bn);
+    X509_NAME_free(name);
     X509_free(x);
     EVP_PKEY_free(k);
 }
@@ -102,34 +105,96 @@ static void *storm(void *arg)
     return NULL;
 }
 
+/* The floor: what any mint must do, one P-256 key generation and one
+ * ECDSA signature (by the CA key, over a TBS-sized message). Keygen as
+ * EVP_EC_gen, and, stricter, on a prepared context. */
+static EVP_MD_CTX *g_floor_signer;
+static EVP_PKEY_CTX *g_floor_gen;
+
+static int floor_sign(void)
+{
+    unsigned char msg[400] = {0x30}, sig[80];
+    size_t n = sizeof(sig);
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    int ok = m && EVP_MD_CTX_copy_ex(m, g_floor_signer) &&
+             EVP_DigestSign(m, sig, &n, msg, sizeof(msg)) == 1;
+    EVP_MD_CTX_free(m);
+    return ok;
+}
+
+static int floor_once(int prepared)
+{
+    EVP_PKEY *k = NULL;
+    if (prepared)
+        (void)EVP_PKEY_generate(g_floor_gen, &k);
+    else
+        k = EVP_EC_gen("P-256");
+    int ok = k != NULL && floor_sign();
+    EVP_PKEY_free(k);
+    return ok;
+}
+
+static int floor_setup(EVP_PKEY *cakey)
+{
+    return (g_floor_signer = EVP_MD_CTX_new()) != NULL &&
+           EVP_DigestSignInit_ex(g_floor_signer, NULL, "SHA256", NULL, NULL,
+                                 cakey, NULL) == 1 &&
+           (g_floor_gen = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) != NULL &&
+           EVP_PKEY_keygen_init(g_floor_gen) == 1 &&
+           EVP_PKEY_CTX_set_group_name(g_floor_gen, "P-256") == 1;
+}
+
+static int mint_once(ftls_ca *ca)
+{
+    ftls_leaf *l = NULL;
+    if (ftls_leaf_mint(ca, "shop.example.com", NULL, 0, &l, NULL) != FTLS_OK)
+        return 0;
+    ftls_leaf_free(l);
+    return 1;
+}
+
+/* Ours, the naive path and the floors, interleaved in each repetition. */
 static int bench_fresh_vs_naive(ftls_ca *ca, X509 *cacert, EVP_PKEY *cakey)
 {
-    for (int i = 0; i < 20; i++) { /* warm up both paths */
-        ftls_leaf *l = NULL;
-        if (ftls_leaf_mint(ca, "warm.example", NULL, 0, &l, NULL) != FTLS_OK)
+    if (!floor_setup(cakey))
+        return 0;
+    for (int i = 0; i < 20; i++) { /* warm up every path */
+        if (!mint_once(ca) || !floor_once(0) || !floor_once(1))
             return 0;
-        ftls_leaf_free(l);
         naive_mint(cacert, cakey, "warm.example");
     }
-    double fr[REPS], nv[REPS];
+    double fr[REPS], nv[REPS], fl[REPS], fp[REPS];
     for (int r = 0; r < REPS; r++) {
         double t0 = bench_now_ns();
-        for (int i = 0; i < PER; i++) {
-            ftls_leaf *l = NULL;
-            if (ftls_leaf_mint(ca, "shop.example.com", NULL, 0, &l, NULL) != FTLS_OK)
+        for (int i = 0; i < PER; i++)
+            if (!mint_once(ca))
                 return 0;
-            ftls_leaf_free(l);
-        }
-        fr[r] = (bench_now_ns() - t0) / PER;
-        t0 = bench_now_ns();
+        double t1 = bench_now_ns();
         for (int i = 0; i < PER; i++)
             naive_mint(cacert, cakey, "shop.example.com");
-        nv[r] = (bench_now_ns() - t0) / PER;
+        double t2 = bench_now_ns();
+        for (int i = 0; i < PER; i++)
+            if (!floor_once(0))
+                return 0;
+        double t3 = bench_now_ns();
+        for (int i = 0; i < PER; i++)
+            if (!floor_once(1))
+                return 0;
+        double t4 = bench_now_ns();
+        fr[r] = (t1 - t0) / PER, nv[r] = (t2 - t1) / PER;
+        fl[r] = (t3 - t2) / PER, fp[r] = (t4 - t3) / PER;
     }
     double mf = bench_median(fr, REPS), mn = bench_median(nv, REPS);
+    double mfl = bench_median(fl, REPS), mfp = bench_median(fp, REPS);
     bench_line("mint.fresh", mf / 1e3, "us");
     bench_line("mint.naive", mn / 1e3, "us");
+    bench_line("mint.floor", mfl / 1e3, "us");
+    bench_line("mint.floor_prepared_keygen", mfp / 1e3, "us");
     bench_ratio("mint.fresh_vs_naive", mf, mn);
+    bench_ratio("mint.fresh_vs_floor", mf, mfl);
+    bench_ratio("mint.fresh_vs_floor_prepared_keygen", mf, mfp);
+    EVP_MD_CTX_free(g_floor_signer);
+    EVP_PKEY_CTX_free(g_floor_gen);
     return 1;
 }
 

@@ -100,7 +100,7 @@ static int client_once(struct demo *d, char serial[80], char *why, size_t n)
     snprintf(why, n, "connect");
     if (fd >= 0 && ssl && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
         SSL_set_fd(ssl, fd) == 1 && SSL_set_tlsext_host_name(ssl, DEMO_HOST) &&
-        SSL_set1_host(ssl, DEMO_HOST)) {
+        X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), DEMO_HOST, 0)) {
         snprintf(why, n, "handshake: %s",
                  SSL_connect(ssl) == 1 ? "ok"
                                        : X509_verify_cert_error_string(

@@ -21,7 +21,8 @@ expect 2 'usage: freshtls'
 expect 2 "unknown command 'frobnicate'" frobnicate
 expect 2 "unknown option '--bogus'" --bogus
 expect 0 '^freshtls 0\.1\.0' version
-expect 0 'OpenSSL +OpenSSL 3\.' version
+expect 0 'OpenSSL +OpenSSL [34]\.[0-9]+\.[0-9]+.*\(loaded\)' version
+expect 0 'built against OpenSSL [34]\.' version
 expect 0 '^freshtls 0\.1\.0' --version
 expect 2 'takes no arguments' version extra
 expect 0 'usage: freshtls version' version --help
@@ -63,8 +64,10 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 leaf() { # leaf NAME DIR: key + cert signed by the test CA into DIR/tls.{key,crt}
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$2/tls.key" \
     -out "$2/req.csr" -subj "/CN=$1" 2>/dev/null
+  printf 'subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' > "$2/ext"
   openssl x509 -req -in "$2/req.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" \
-    -CAcreateserial -out "$2/tls.crt" -days 10 2>/dev/null; rm -f "$2/req.csr"
+    -CAcreateserial -out "$2/tls.crt" -days 10 -extfile "$2/ext" 2>/dev/null
+  rm -f "$2/req.csr" "$2/ext"
 }
 mkd "$tmp/id"; leaf one.example "$tmp/id"
 expect 0 'usage: freshtls check' check --help

@@ -69,7 +69,7 @@ static struct outcome run(SSL_CTX *cc, const struct tcase *c)
     SSL *s = SSL_new(sc), *cl = SSL_new(cc);
     SSL_set_tlsext_host_name(cl, "good.example.com");
     if (c->host)
-        SSL_set1_host(cl, c->host);
+        tu_set_host(cl, c->host);
     if (c->ip)
         REQUIRE(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(cl), c->ip));
     if (c->depth)
@@ -250,8 +250,7 @@ static const char *handshake_cn(SSL_CTX *server, const char *sni, int *rc)
     cn[0] = '\0';
     X509 *peer = SSL_get0_peer_certificate(c);
     if (peer)
-        X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName,
-                                  cn, sizeof(cn));
+        tu_cn(peer, cn, sizeof(cn));
     SSL_free(c);
     SSL_free(s);
     SSL_CTX_free(cc);

@@ -37,8 +37,7 @@ static char *served_cn(SSL *c)
     X509 *peer = SSL_get0_peer_certificate(c);
     cn[0] = '\0';
     if (peer)
-        X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName,
-                                  cn, sizeof(cn));
+        tu_cn(peer, cn, sizeof(cn));
     return cn;
 }
 

@@ -8,10 +8,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/opensslv.h>
 
 #include <freshtls/freshtls.h>
 #include "test.h"
@@ -198,8 +200,25 @@ static void test_session_cache_respects_removed_ca(void)
     fixture_down(&f);
 }
 
+/* The OpenSSL major libcurl itself uses; -1 for another TLS backend. An
+ * SSL_CTX from one libssl handed to another crashes, so the test only runs
+ * when libcurl and freshtls use the same OpenSSL major. */
+static int curl_openssl_major(const char **name)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    *name = v && v->ssl_version ? v->ssl_version : "no TLS backend";
+    return strncmp(*name, "OpenSSL/", 8) == 0 ? atoi(*name + 8) : -1;
+}
+
 int main(void)
 {
+    const char *backend;
+    if (curl_openssl_major(&backend) != OPENSSL_VERSION_MAJOR) {
+        printf("SKIP test_curl: libcurl uses %s, freshtls OpenSSL %d; an "
+               "SSL_CTX cannot cross between them\n", backend,
+               OPENSSL_VERSION_MAJOR);
+        return 77;
+    }
     RUN(test_long_lived_handle_sees_new_ca);
     RUN(test_session_cache_respects_removed_ca);
     return TEST_SUMMARY();

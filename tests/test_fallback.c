@@ -62,7 +62,11 @@ static size_t count_certs(const char *file)
     REQUIRE(s != NULL);
     size_t n = 0;
     if (X509_STORE_load_file(s, file) == 1)
-        n = (size_t)sk_X509_OBJECT_num(X509_STORE_get0_objects(s));
+    {
+        STACK_OF(X509) *all = X509_STORE_get1_all_certs(s);
+        n = (size_t)sk_X509_num(all);
+        sk_X509_pop_free(all, X509_free);
+    }
     X509_STORE_free(s);
     return n;
 }

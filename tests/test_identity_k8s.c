@@ -60,8 +60,7 @@ static int k8s_publish(const char *dir, const struct material *m)
 static int gen_of(const ftls_identity *id)
 {
     char cn[64] = "";
-    X509_NAME_get_text_by_NID(X509_get_subject_name(ftls_identity_get0_leaf(id)),
-                              NID_commonName, cn, sizeof(cn));
+    tu_cn(ftls_identity_get0_leaf(id), cn, sizeof(cn));
     int i = -1;
     return sscanf(cn, "gen-%d", &i) == 1 ? i : -1;
 }

@@ -120,7 +120,7 @@ static void test_leaf_properties(void)
     ASN1_BIT_STRING_free(ku);
     /* CN for a short name; validity backdated 5 minutes, 1 hour lifetime. */
     char cn[80] = "";
-    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
+    tu_cn(x, cn, sizeof(cn));
     CHECK(strcmp(cn, "shop.example.com") == 0);
     CHECK_EQ_INT(ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), (time_t)(now - 300)), 0);
     CHECK_EQ_INT(ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), (time_t)(now + 3600)), 0);
@@ -241,9 +241,10 @@ static void test_ca_lifecycle(void)
     EVP_PKEY *k = tu_key();
     X509 *noski = X509_new();
     X509_set_version(noski, 2);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(noski), "CN", MBSTRING_ASC,
-                               (const unsigned char *)"No SKI", -1, -1, 0);
-    X509_set_issuer_name(noski, X509_get_subject_name(noski));
+    X509_NAME *nm = tu_name("No SKI");
+    X509_set_subject_name(noski, nm);
+    X509_set_issuer_name(noski, nm);
+    X509_NAME_free(nm);
     X509_gmtime_adj(X509_getm_notBefore(noski), 0);
     X509_gmtime_adj(X509_getm_notAfter(noski), 86400);
     X509_set_pubkey(noski, k);

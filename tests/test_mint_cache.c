@@ -137,7 +137,7 @@ static int handshake_for(SSL_CTX *server, SSL_CTX *client, const char *sni)
     SSL *s = SSL_new(server), *c = SSL_new(client);
     if (sni) {
         SSL_set_tlsext_host_name(c, sni);
-        SSL_set1_host(c, sni);
+        tu_set_host(c, sni);
     }
     int rc = tu_handshake(c, s);
     SSL_free(c);

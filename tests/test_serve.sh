@@ -20,7 +20,9 @@ issue() { # issue CA OUTDIR CN EKU
   mkdir -p "$2"
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$2/tls.key" \
     -out "$2/req.csr" -subj "/CN=$3" 2>/dev/null
-  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=%s\n' "$4" > "$2/ext"
+  # AKI and SKI as real certificates carry them (OpenSSL 4.0 and Python
+  # require AKI under X509_STRICT).
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=%s\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' "$4" > "$2/ext"
   openssl x509 -req -in "$2/req.csr" -CA "$tmp/$1.crt" -CAkey "$tmp/$1.key" -CAcreateserial \
     -out "$2/tls.crt" -days 10 -extfile "$2/ext" 2>/dev/null
   rm -f "$2/req.csr" "$2/ext"

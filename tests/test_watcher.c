@@ -66,8 +66,7 @@ static int gen_of(ftls_source *s)
     if (ftls_source_get1_identity(s, &id, NULL) != FTLS_OK)
         return -1;
     char cn[64] = "";
-    X509_NAME_get_text_by_NID(X509_get_subject_name(ftls_identity_get0_leaf(id)),
-                              NID_commonName, cn, sizeof(cn));
+    tu_cn(ftls_identity_get0_leaf(id), cn, sizeof(cn));
     ftls_identity_free(id);
     int i = -1;
     return sscanf(cn, "gen-%d", &i) == 1 ? i : -1;

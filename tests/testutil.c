@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,43 @@
 EVP_PKEY *tu_key(void)
 {
     return EVP_EC_gen("P-256");
+}
+
+X509_NAME *tu_name(const char *cn)
+{
+    X509_NAME *n = X509_NAME_new();
+    if (n != NULL && !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+                                                 (const unsigned char *)cn,
+                                                 -1, -1, 0)) {
+        X509_NAME_free(n);
+        n = NULL;
+    }
+    return n;
+}
+
+const char *tu_cn(const X509 *x, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    const X509_NAME *name = x ? X509_get_subject_name(x) : NULL;
+    int i = name ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
+    const ASN1_STRING *s =
+        i < 0 ? NULL : X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    if (s != NULL && (size_t)ASN1_STRING_length(s) < n) {
+        memcpy(buf, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+        buf[ASN1_STRING_length(s)] = '\0';
+    }
+    return buf;
+}
+
+int tu_set_host(SSL *ssl, const char *host)
+{
+    /* SSL_set1_host is deprecated in OpenSSL 4.0; the parameter calls
+     * behave alike on every version. */
+    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+    unsigned char ip[16];
+    int is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+    return is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host)
+                 : X509_VERIFY_PARAM_set1_host(vp, host, 0);
 }
 
 static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
@@ -48,10 +86,10 @@ X509 *tu_cert(const struct tu_cert_opts *o, EVP_PKEY *key, X509 *issuer,
     long life = o->lifetime ? o->lifetime : 30L * 86400;
     X509_gmtime_adj(X509_getm_notBefore(x), o->not_before_offset);
     X509_gmtime_adj(X509_getm_notAfter(x), o->not_before_offset + life);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               (const unsigned char *)o->cn, -1, -1, 0);
+    X509_NAME *name = tu_name(o->cn);
+    X509_set_subject_name(x, name);
     X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
+    X509_NAME_free(name);
     X509_set_pubkey(x, key);
     int ok = 1;
     if (o->ca) {
@@ -302,7 +340,7 @@ SSL *tu_client_ssl(SSL_CTX *ctx, const char *host)
     SSL *c = SSL_new(ctx);
     if (c != NULL && host != NULL) {
         SSL_set_tlsext_host_name(c, host);
-        SSL_set1_host(c, host);
+        tu_set_host(c, host);
     }
     return c;
 }

@@ -18,6 +18,13 @@ struct tu_cert_opts {
 };
 
 EVP_PKEY *tu_key(void);
+/* A name holding only CN=cn (UTF-8); the caller frees it. */
+X509_NAME *tu_name(const char *cn);
+/* The subject CN of x into buf ("" when absent or longer than n-1). */
+const char *tu_cn(const X509 *x, char *buf, size_t n);
+/* Client: verify the peer against host, a DNS name or an IP literal (as
+ * SSL_set1_host, which OpenSSL 4.0 deprecates). 1 on success. */
+int tu_set_host(SSL *ssl, const char *host);
 /* Issue a certificate for `key`; self-signed when issuer is NULL. */
 X509 *tu_cert(const struct tu_cert_opts *o, EVP_PKEY *key, X509 *issuer,
               EVP_PKEY *issuer_key);

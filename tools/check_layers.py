@@ -11,6 +11,10 @@ headers of its own layer or of a layer below it (docs/HACKING.md).
 Internal headers are included by their layer-qualified path
 ("roots/roots_internal.h"); a bare or relative include of a library
 header is an error too, so the check cannot be bypassed by spelling.
+OpenSSL version and deprecation tests (OPENSSL_VERSION_NUMBER,
+OPENSSL_VERSION_MAJOR/MINOR, OPENSSL_NO_DEPRECATED*) live in one place,
+src/base/ossl_compat.h; any other library file using them is an error.
+
 Exit status 0 when clean, 1 with one line per violation otherwise."""
 import os
 import re
@@ -24,6 +28,8 @@ ALLOWED = {
     "mint": {"base", "roots", "source", "mint"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
+VERSION_TEST = re.compile(r"\bOPENSSL_(VERSION_NUMBER|VERSION_MAJOR|VERSION_MINOR|NO_DEPRECATED\w*)\b")
+COMPAT = "base/ossl_compat.h"
 
 
 def check(src):
@@ -40,6 +46,11 @@ def check(src):
             path = os.path.join(src, layer, name)
             with open(path, encoding="utf-8") as f:
                 text = f.read()
+            m = VERSION_TEST.search(text)
+            if m and f"{layer}/{name}" != COMPAT:
+                line = text.count("\n", 0, m.start()) + 1
+                problems.append(f"src/{layer}/{name}:{line}: {m.group(0)} outside "
+                                f"src/{COMPAT} (keep version checks in one place)")
             for m in INCLUDE.finditer(text):
                 inc = m.group(1)
                 line = text.count("\n", 0, m.start()) + 1
@@ -67,7 +78,8 @@ def main():
     if problems:
         print(f"FAIL {len(problems)} layering violation(s)")
         return 1
-    print("ok   layering: every include stays in its layer or below")
+    print("ok   layering: every include stays in its layer or below; "
+          "version checks only in " + COMPAT)
     return 0
 
 

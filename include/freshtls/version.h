@@ -58,6 +58,20 @@ FTLS_API unsigned long ftls_version_number(void);
  */
 FTLS_API const char *ftls_version_openssl(void);
 
+/**
+ * @brief The version text of the OpenSSL headers libfreshtls was built
+ *        against (OPENSSL_VERSION_TEXT at its build time).
+ *
+ * Compare with ftls_version_openssl() to see whether the OpenSSL loaded at
+ * run time is the one freshtls was compiled for; a different major version
+ * is not supported.
+ * @return A static string; never NULL.
+ * @par Thread-safety: safe from any thread.
+ * @par Errors: none.
+ * @since 0.1.0
+ */
+FTLS_API const char *ftls_version_openssl_built(void);
+
 #ifdef __cplusplus
 }
 #endif

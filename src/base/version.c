@@ -1,5 +1,6 @@
 /* Version queries. */
 #include <openssl/crypto.h>
+#include <openssl/opensslv.h>
 
 #include "base/internal.h"
 
@@ -16,4 +17,9 @@ unsigned long ftls_version_number(void)
 const char *ftls_version_openssl(void)
 {
     return OpenSSL_version(OPENSSL_VERSION);
+}
+
+const char *ftls_version_openssl_built(void)
+{
+    return OPENSSL_VERSION_TEXT;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/ossl_compat.h"
 #include "ctx/ctx_internal.h"
 #include "source/source_internal.h"
 
@@ -98,11 +99,7 @@ static void on_cas(ftls_source *src, void *arg)
     refresh_from(src, a->cas_cell);
     /* Cached server sessions were authenticated under the previous client
      * CAs; tickets are checked when they come back (ticket_dec). */
-#if OPENSSL_VERSION_NUMBER >= 0x30400000L
-    SSL_CTX_flush_sessions_ex(a->ctx, 0); /* 0: every session */
-#else
-    SSL_CTX_flush_sessions(a->ctx, 0);
-#endif
+    ftls__ctx_flush_all_sessions(a->ctx);
 }
 
 /* Servers: advertise the newest client-CA names. Verification itself does

@@ -72,6 +72,44 @@ static int add_ext(X509 *x, int nid, const char *value)
     return ok;
 }
 
+/* The self-signed CA certificate for `key`; NULL with *step naming the
+ * step that failed. SKI and AKI (keyid = SKI) as real roots carry them:
+ * OpenSSL 4.0 and Python check AKI under X509_STRICT. */
+static X509 *build_ca_cert(EVP_PKEY *key, const char *cn, int64_t validity,
+                           const char **step)
+{
+    X509 *x = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    unsigned char serial[17] = {0x01};
+    BIGNUM *bn = NULL;
+    int ok = (*step = "allocate", x && name) &&
+             (*step = "serial", RAND_bytes(serial + 1, 16) == 1 &&
+              (bn = BN_bin2bn(serial, sizeof(serial), NULL)) != NULL &&
+              X509_set_version(x, X509_VERSION_3) &&
+              BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) &&
+             (*step = "validity",
+              X509_gmtime_adj(X509_getm_notBefore(x), -FTLS_MINT_BACKDATE_DEFAULT) &&
+              X509_gmtime_adj(X509_getm_notAfter(x), (long)validity)) &&
+             (*step = "subject name",
+              X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                         (const unsigned char *)cn, -1, -1, 0) &&
+              X509_set_subject_name(x, name) && X509_set_issuer_name(x, name)) &&
+             (*step = "public key", X509_set_pubkey(x, key)) &&
+             (*step = "extensions",
+              add_ext(x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
+              add_ext(x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+              add_ext(x, NID_subject_key_identifier, "hash") &&
+              add_ext(x, NID_authority_key_identifier, "keyid:always")) &&
+             (*step = "signature", X509_sign(x, key, EVP_sha256()) > 0);
+    BN_free(bn);
+    X509_NAME_free(name);
+    if (!ok) {
+        X509_free(x);
+        return NULL;
+    }
+    return x;
+}
+
 ftls_code ftls_ca_generate(const ftls_ca_options *o, ftls_ca **out,
                            ftls_error *err)
 {
@@ -81,30 +119,13 @@ ftls_code ftls_ca_generate(const ftls_ca_options *o, ftls_ca **out,
                                          : "freshtls interception CA";
     int64_t validity = o && o->validity ? o->validity : 365LL * 86400;
     FTLS_GUARD_ARG(validity > 0, err, "validity must be positive");
+    const char *step = "key generation";
     EVP_PKEY *key = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    unsigned char serial[17] = {0x01};
-    BIGNUM *bn = NULL;
-    int ok = key && x && RAND_bytes(serial + 1, 16) == 1 &&
-             (bn = BN_bin2bn(serial, sizeof(serial), NULL)) != NULL &&
-             X509_set_version(x, X509_VERSION_3) &&
-             BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
-             X509_gmtime_adj(X509_getm_notBefore(x), -FTLS_MINT_BACKDATE_DEFAULT) &&
-             X509_gmtime_adj(X509_getm_notAfter(x), (long)validity) &&
-             X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-                                        MBSTRING_UTF8, (const unsigned char *)cn,
-                                        -1, -1, 0) &&
-             X509_set_issuer_name(x, X509_get_subject_name(x)) &&
-             X509_set_pubkey(x, key) &&
-             add_ext(x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
-             add_ext(x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-             add_ext(x, NID_subject_key_identifier, "hash") &&
-             X509_sign(x, key, EVP_sha256()) > 0;
-    BN_free(bn);
-    if (!ok) {
-        X509_free(x);
+    X509 *x = key ? build_ca_cert(key, cn, validity, &step) : NULL;
+    if (x == NULL) {
         EVP_PKEY_free(key);
-        return ftls__err(err, FTLS_E_OPENSSL, "ca: cannot generate");
+        return ftls__err(err, FTLS_E_OPENSSL, "ca: cannot generate the CA "
+                         "certificate (%s failed)", step);
     }
     ftls_code rc = ca_wrap(x, key, out, err);
     if (rc != FTLS_OK) {

@@ -1,29 +1,15 @@
 /*
- * Minting one leaf, fast.
- *
- * OpenSSL 3.0's straightforward path costs 400-500 us per leaf, most of it
- * in X509_set_pubkey(), which encodes a provider key through the
- * OSSL_ENCODER machinery (~290 us here). Measured alternatives (see
- * docs/design/mint.md):
- *
- *   EVP_EC_gen                           39 us
- *   EC_KEY_generate_key, shared EC_GROUP 18 us
- *   X509_set_pubkey, provider key       293 us
- *   X509_set_pubkey, legacy EC_KEY        5 us
- *
- * So the leaf key is a legacy EC_KEY on one shared P-256 group, wrapped in
- * an EVP_PKEY (libssl exports it to the provider on first use), and the
+ * Minting one leaf, fast, on every OpenSSL version (docs/design/mint.md):
+ * the key comes from mint_key.c (the one version-dependent step), the
  * extensions are added as pre-encoded DER instead of parsed config
- * strings. The CA signs with its normal provider key. The deprecated
- * EC_KEY API is used in this file only, on purpose.
+ * strings, and the CA signs with a copy of a DigestSign context prepared
+ * once.
  */
-#define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
 
-#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
@@ -31,30 +17,12 @@
 #include "base/fork.h"
 #include "mint/mint_internal.h"
 
-static EC_GROUP *g_p256;
 static EVP_MD *g_sha1; /* fetched once: implicit fetches cost ~1 us each */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
-static void init_group(void)
+static void init_sha1(void)
 {
-    g_p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
     g_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-}
-
-/* A fresh P-256 key as an EVP_PKEY, and its uncompressed public point. */
-static EVP_PKEY *new_key(unsigned char point[65])
-{
-    pthread_once(&g_once, init_group);
-    EC_KEY *ec = g_p256 && g_sha1 ? EC_KEY_new() : NULL;
-    EVP_PKEY *pk = NULL;
-    if (ec != NULL && EC_KEY_set_group(ec, g_p256) && EC_KEY_generate_key(ec) &&
-        EC_POINT_point2oct(g_p256, EC_KEY_get0_public_key(ec),
-                           POINT_CONVERSION_UNCOMPRESSED, point, 65, NULL) == 65 &&
-        (pk = EVP_PKEY_new()) != NULL && EVP_PKEY_assign_EC_KEY(pk, ec))
-        return pk;
-    EVP_PKEY_free(pk);
-    EC_KEY_free(ec);
-    return NULL;
 }
 
 /* DER length octets; returns bytes written (buf has room for 3). */
@@ -113,18 +81,26 @@ static int add_san(X509 *x, const char *name, int is_ip, int critical)
     return add_der_ext(x, NID_subject_alt_name, critical, der, n);
 }
 
-static int add_fixed_exts(X509 *x, const ftls_ca *ca, const unsigned char point[65])
+static int add_fixed_exts(X509 *x, const ftls_ca *ca)
 {
     static const unsigned char bc[] = {0x30, 0x00}; /* CA:FALSE */
     static const unsigned char ku[] = {0x03, 0x02, 0x07, 0x80}; /* digitalSig */
     static const unsigned char eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01,
                                         0x05, 0x05, 0x07, 0x03, 0x01}; /* serverAuth */
     unsigned char ski[2 + 20], aki[4 + sizeof(ca->ski)];
-    /* SKI: SHA-1 of the subjectPublicKey bits (RFC 5280, method 1). */
+    /* SKI: SHA-1 of the subjectPublicKey bits (RFC 5280, method 1), read
+     * from the certificate's own encoding. */
+    const unsigned char *bits = NULL;
+    int bits_len = 0;
+    unsigned n = 0;
+    pthread_once(&g_once, init_sha1);
+    if (g_sha1 == NULL ||
+        !X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, X509_get_X509_PUBKEY(x)) ||
+        bits == NULL || bits_len <= 0)
+        return 0;
     ski[0] = 0x04;
     ski[1] = 20;
-    unsigned n = 0;
-    if (!EVP_Digest(point, 65, ski + 2, &n, g_sha1, NULL) || n != 20)
+    if (!EVP_Digest(bits, (size_t)bits_len, ski + 2, &n, g_sha1, NULL) || n != 20)
         return 0;
     /* AKI: keyIdentifier copied from the CA's actual SKI bytes. */
     aki[0] = 0x30;
@@ -159,30 +135,43 @@ static int sign(X509 *x, ftls_ca *ca)
     return ok;
 }
 
-static FTLS_NODISCARD ftls_code build(ftls_ca *ca, const char *name, int is_ip, int64_t nb,
-                       int64_t na, ftls_leaf *leaf, ftls_error *err)
+/* Subject CN=name, only when it fits the CN upper bound (64). */
+static int set_subject(X509 *x, const char *name)
 {
-    unsigned char point[65];
+    if (strlen(name) > 64)
+        return 1; /* empty subject; the SAN is then critical */
+    X509_NAME *n = X509_NAME_new();
+    int ok = n != NULL &&
+             X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_ASC,
+                                        (const unsigned char *)name, -1, -1, 0) &&
+             X509_set_subject_name(x, n);
+    X509_NAME_free(n);
+    return ok;
+}
+
+static FTLS_NODISCARD ftls_code build(ftls_ca *ca, const char *name, int is_ip,
+                                      int64_t nb, int64_t na, ftls_leaf *leaf,
+                                      ftls_error *err)
+{
     X509 *x = X509_new();
-    leaf->key = new_key(point);
-    int short_name = strlen(name) <= 64;
-    int ok = x && leaf->key && X509_set_version(x, X509_VERSION_3) &&
-             set_serial(x) &&
-             ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) &&
-             ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) &&
-             X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) &&
-             (!short_name ||
-              X509_NAME_add_entry_by_NID(X509_get_subject_name(x),
-                                         NID_commonName, MBSTRING_ASC,
-                                         (unsigned char *)name, -1, -1, 0)) &&
-             X509_set_pubkey(x, leaf->key) &&
+    const char *step = "allocate";
+    int ok = x != NULL &&
+             (step = "key", (leaf->key = ftls__mint_key_new(x)) != NULL) &&
+             (step = "serial", X509_set_version(x, X509_VERSION_3) && set_serial(x)) &&
+             (step = "validity",
+              ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) &&
+              ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na)) &&
+             (step = "names",
+              X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) &&
+              set_subject(x, name)) &&
              /* With an empty subject the SAN must be critical (5280 4.2.1.6). */
-             add_san(x, name, is_ip, !short_name) && add_fixed_exts(x, ca, point) &&
-             sign(x, ca);
+             (step = "extensions",
+              add_san(x, name, is_ip, strlen(name) > 64) && add_fixed_exts(x, ca)) &&
+             (step = "signature", sign(x, ca));
     if (!ok) {
         X509_free(x);
         return ftls__err(err, FTLS_E_OPENSSL, "mint '%s': cannot build the "
-                         "certificate", name);
+                         "certificate (%s failed)", name, step);
     }
     leaf->cert = x;
     return FTLS_OK;

@@ -63,6 +63,29 @@ int64_t ftls_roots_x509_distrust_after(const X509 *root)
     return p ? *p : 0;
 }
 
+/* Answer a lookup from the store's cache, as OpenSSL's own lookups do: the
+ * store holds the reference and the caller takes its own, so `ret` only
+ * borrows the certificate. (X509_STORE_get0_objects is deprecated in 4.0
+ * and X509_STORE_get1_objects is missing before 3.3; a store context's
+ * cache query works on every version.) */
+static int answer_from_cache(X509_STORE *store, const X509_NAME *name,
+                             X509_OBJECT *ret)
+{
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    X509_OBJECT *obj = NULL;
+    int found = 0;
+    if (ctx != NULL && X509_STORE_CTX_init(ctx, store, NULL, NULL) &&
+        (obj = X509_STORE_CTX_get_obj_by_subject(ctx, X509_LU_X509, name)) != NULL) {
+        X509 *x = X509_OBJECT_get0_X509(obj);
+        found = x != NULL && X509_OBJECT_set1_X509(ret, x);
+        if (found)
+            X509_free(x); /* the store's reference keeps it alive */
+    }
+    X509_OBJECT_free(obj);
+    X509_STORE_CTX_free(ctx);
+    return found;
+}
+
 static int lookup_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
                              const X509_NAME *name, X509_OBJECT *ret)
 {
@@ -74,6 +97,7 @@ static int lookup_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
     if ((count = ftls__roots_lookup_subject(r, name, &first)) == 0)
         return 0;
     ERR_set_mark();
+    int added = 0;
     for (size_t k = 0; k < count; k++) {
         const struct ftls__root *e = &r->v[r->by_subject[first + k]];
         const unsigned char *p = e->der;
@@ -92,24 +116,10 @@ static int lookup_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
             ERR_clear_last_mark();
             return 0;
         }
+        added++;
     }
     ERR_pop_to_mark(); /* d2i failures above are not the caller's */
-    /* Answer from the store's cache, as OpenSSL's own lookups do. The
-     * caller takes its own reference, so drop the one set1 took. */
-    int found = 0;
-    if (!X509_STORE_lock(store))
-        return 0;
-    X509_OBJECT *obj = X509_OBJECT_retrieve_by_subject(
-        X509_STORE_get0_objects(store), X509_LU_X509, name);
-    if (obj != NULL) {
-        X509 *x = X509_OBJECT_get0_X509(obj);
-        if (X509_OBJECT_set1_X509(ret, x)) {
-            X509_free(x);
-            found = 1;
-        }
-    }
-    X509_STORE_unlock(store);
-    return found;
+    return added > 0 && answer_from_cache(store, name, ret);
 }
 
 static void lookup_free(X509_LOOKUP *lu)
@@ -139,13 +149,9 @@ int ftls__roots_check_distrust(X509_STORE_CTX *ctx)
         return 1;
     for (int i = 0; i < n - 1; i++) {
         X509 *c = sk_X509_value(chain, i);
-        time_t cutoff = (time_t)until;
-        /* 1 when notBefore is after the cutoff; 0 when it cannot be read,
-         * which we also reject. */
-        int cmp = X509_cmp_time(X509_get0_notBefore(c), &cutoff);
-        if (cmp == 0)
-            cmp = 1;
-        if (cmp > 0) {
+        /* Rejected when notBefore is after the cutoff or cannot be read. */
+        int cmp = ASN1_TIME_cmp_time_t(X509_get0_notBefore(c), (time_t)until);
+        if (cmp > 0 || cmp == -2) {
             char when[16];
             time_t t = (time_t)until;
             struct tm tm;

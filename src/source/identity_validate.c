@@ -145,14 +145,21 @@ static FTLS_NODISCARD ftls_code check_order(const ftls_identity *id, const char 
 static FTLS_NODISCARD ftls_code check_time(const ftls_identity *id, int64_t now,
                             const char *where, ftls_error *err)
 {
-    time_t t = (time_t)now;
     char s[256];
-    if (X509_cmp_time(X509_get0_notBefore(id->leaf), &t) > 0) {
+    /* ASN1_TIME_cmp_time_t: -1, 0, 1 as before, equal, after; -2 unreadable. */
+    int nb = ASN1_TIME_cmp_time_t(X509_get0_notBefore(id->leaf), (time_t)now);
+    int na = ASN1_TIME_cmp_time_t(X509_get0_notAfter(id->leaf), (time_t)now);
+    if (nb == -2 || na == -2) {
+        subject_of(id->leaf, s, sizeof(s));
+        return ftls__err(err, FTLS_E_PARSE, "%s: certificate %s has a "
+                         "validity time that cannot be read", where, s);
+    }
+    if (nb > 0) {
         subject_of(id->leaf, s, sizeof(s));
         return ftls__err(err, FTLS_E_NOT_YET_VALID, "%s: certificate %s is "
                          "not valid yet", where, s);
     }
-    if (X509_cmp_time(X509_get0_notAfter(id->leaf), &t) < 0) {
+    if (na <= 0) {
         subject_of(id->leaf, s, sizeof(s));
         return ftls__err(err, FTLS_E_EXPIRED, "%s: certificate %s has "
                          "expired", where, s);
