@@ -1,9 +1,13 @@
 /* libFuzzer target: the PEM block scanner and base64 decoder. Invariants:
  * every block's label and body lie inside the input, the cursor only moves
  * forward, line numbers (counted from the top of the input) never decrease
- * from block to block, and decoding stays in bounds. */
+ * from block to block, and decoding stays in bounds and, when it succeeds,
+ * gives the bytes OpenSSL's EVP_DecodeBlock gives for the same body. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
 
 #include "base/pem.h"
 
@@ -13,6 +17,28 @@ static void inside(const char *p, size_t n, const char *lo, const char *hi)
 {
     if (p < lo || p > hi || n > (size_t)(hi - p))
         abort();
+}
+
+/* The oracle: EVP_DecodeBlock on the body without whitespace; its output
+ * counts padding as zero bytes, which must be the only difference. */
+static void same_as_openssl(const struct ftls__pem_block *blk,
+                            const unsigned char *der, size_t der_len)
+{
+    unsigned char *text = malloc(blk->body_len + 1), *ref = malloc(blk->body_len + 1);
+    size_t n = 0, pad = 0;
+    if (text == NULL || ref == NULL)
+        abort();
+    for (size_t i = 0; i < blk->body_len; i++) {
+        char c = blk->body[i];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+            text[n++] = (unsigned char)c;
+        pad += c == '=';
+    }
+    int m = EVP_DecodeBlock(ref, text, (int)n);
+    if (m < 0 || (size_t)m != der_len + pad || memcmp(ref, der, der_len) != 0)
+        abort();
+    free(text);
+    free(ref);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -43,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ftls__pem_decode(&blk, &der, &der_len) == FTLS_OK) {
             if (der_len > blk.body_len)
                 abort(); /* base64 never expands */
+            same_as_openssl(&blk, der, der_len);
             ftls__free(der);
         }
     }
