@@ -39,8 +39,6 @@ struct ftls_leaf {
 /* A fresh P-256 key, set as x's public key (mint_key.c); NULL on failure.
  * The caller owns the key. */
 EVP_PKEY *ftls__mint_key_new(X509 *x);
-/* Which key path this build uses: "EC_KEY" or "provider". */
-const char *ftls__mint_key_path(void);
 /* Fill OpenSSL's extension cache once before the leaf is shared. */
 void ftls__leaf_warm(ftls_leaf *leaf);
 /* Mint for an already normalized name. */

@@ -102,8 +102,3 @@ EVP_PKEY *ftls__mint_key_new(X509 *x)
     EVP_PKEY_free(pk);
     return NULL;
 }
-
-const char *ftls__mint_key_path(void)
-{
-    return FTLS_HAVE_EC_KEY ? "EC_KEY" : "provider";
-}
