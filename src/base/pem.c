@@ -2,8 +2,6 @@
 #include <limits.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "base/pem.h"
 
 static const char BEGIN[] = "-----BEGIN ";

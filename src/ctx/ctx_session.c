@@ -39,6 +39,21 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 #define TAG_LEN (4 + TAG_NONCE + 8)
 static unsigned char g_nonce[TAG_NONCE];
 
+/* Generations travel as 8 big-endian bytes (client tags, server tickets). */
+static void put_be64(unsigned char *out, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+
+static uint64_t get_be64(const unsigned char *in)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | in[i];
+    return v;
+}
+
 /* A child's generations diverge from its parent's: new nonce, so a
  * session tagged in one process is never taken as verified in the other. */
 static void renew_nonce(void)
@@ -75,8 +90,7 @@ void ftls__session_tag(SSL *ssl, uint64_t generation)
     unsigned char tag[TAG_LEN];
     memcpy(tag, TAG_MAGIC, 4);
     memcpy(tag + 4, g_nonce, TAG_NONCE);
-    for (int i = 0; i < 8; i++)
-        tag[4 + TAG_NONCE + i] = (unsigned char)(generation >> (56 - 8 * i));
+    put_be64(tag + 4 + TAG_NONCE, generation);
     (void)SSL_SESSION_set1_ticket_appdata(s, tag, sizeof(tag));
 }
 
@@ -93,10 +107,7 @@ static uint64_t client_tag(SSL_SESSION *s)
     if (d == NULL || len != TAG_LEN || memcmp(d, TAG_MAGIC, 4) != 0 ||
         !nonce_usable() || CRYPTO_memcmp(d + 4, g_nonce, TAG_NONCE) != 0)
         return 0;
-    uint64_t g = 0;
-    for (int i = 0; i < 8; i++)
-        g = (g << 8) | d[4 + TAG_NONCE + i];
-    return g;
+    return get_be64(d + 4 + TAG_NONCE);
 }
 
 int ftls__session_offer_ok(SSL *ssl, uint64_t generation)
@@ -146,8 +157,7 @@ int ftls__ticket_gen(SSL *ssl, void *unused)
     uint64_t generation =
         g_sess_idx < 0 ? 0 : (uint64_t)(uintptr_t)SSL_SESSION_get_ex_data(s, g_sess_idx);
     unsigned char buf[8];
-    for (int i = 0; i < 8; i++)
-        buf[i] = (unsigned char)(generation >> (56 - 8 * i));
+    put_be64(buf, generation);
     return SSL_SESSION_set1_ticket_appdata(s, buf, sizeof(buf));
 }
 
@@ -167,12 +177,9 @@ SSL_TICKET_RETURN ftls__ticket_dec(SSL_SESSION *s, SSL_TICKET_STATUS status,
     if (SSL_SESSION_get0_peer(s) != NULL) {
         void *data = NULL;
         size_t len = 0;
-        uint64_t g = 0;
         if (!SSL_SESSION_get0_ticket_appdata(s, &data, &len) || len != 8)
             return SSL_TICKET_RETURN_IGNORE_RENEW;
-        for (size_t i = 0; i < 8; i++)
-            g = (g << 8) | ((const unsigned char *)data)[i];
-        if (g != generation) {
+        if (get_be64(data) != generation) {
             ftls__log(FTLS_LOG_DEBUG, "ticket of a client authenticated under "
                       "other client CAs: full handshake");
             return SSL_TICKET_RETURN_IGNORE_RENEW;

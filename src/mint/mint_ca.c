@@ -5,7 +5,6 @@
 
 #include <openssl/bio.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "base/fileio.h"
@@ -80,13 +79,9 @@ static X509 *build_ca_cert(EVP_PKEY *key, const char *cn, int64_t validity,
 {
     X509 *x = X509_new();
     X509_NAME *name = X509_NAME_new();
-    unsigned char serial[17] = {0x01};
-    BIGNUM *bn = NULL;
     int ok = (*step = "allocate", x && name) &&
-             (*step = "serial", RAND_bytes(serial + 1, 16) == 1 &&
-              (bn = BN_bin2bn(serial, sizeof(serial), NULL)) != NULL &&
-              X509_set_version(x, X509_VERSION_3) &&
-              BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) &&
+             (*step = "serial", X509_set_version(x, X509_VERSION_3) &&
+              ftls__mint_set_serial(x)) &&
              (*step = "validity",
               X509_gmtime_adj(X509_getm_notBefore(x), -FTLS_MINT_BACKDATE_DEFAULT) &&
               X509_gmtime_adj(X509_getm_notAfter(x), (long)validity)) &&
@@ -101,7 +96,6 @@ static X509 *build_ca_cert(EVP_PKEY *key, const char *cn, int64_t validity,
               add_ext(x, NID_subject_key_identifier, "hash") &&
               add_ext(x, NID_authority_key_identifier, "keyid:always")) &&
              (*step = "signature", X509_sign(x, key, EVP_sha256()) > 0);
-    BN_free(bn);
     X509_NAME_free(name);
     if (!ok) {
         X509_free(x);

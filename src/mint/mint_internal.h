@@ -39,6 +39,9 @@ struct ftls_leaf {
 /* A fresh P-256 key, set as x's public key (mint_key.c); NULL on failure.
  * The caller owns the key. */
 EVP_PKEY *ftls__mint_key_new(X509 *x);
+/* Serial 0x01 then 128 CSPRNG bits: positive, minimal, fresh each time
+ * (mint_leaf.c; CAs use it too). 1 on success. */
+int ftls__mint_set_serial(X509 *x);
 /* Fill OpenSSL's extension cache once before the leaf is shared. */
 void ftls__leaf_warm(ftls_leaf *leaf);
 /* Mint for an already normalized name. */

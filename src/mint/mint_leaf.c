@@ -115,7 +115,7 @@ static int add_fixed_exts(X509 *x, const ftls_ca *ca)
            add_der_ext(x, NID_authority_key_identifier, 0, aki, 4 + ca->ski_len);
 }
 
-static int set_serial(X509 *x)
+int ftls__mint_set_serial(X509 *x)
 {
     /* 0x01 then 128 CSPRNG bits: positive, minimal, fresh on every mint. */
     unsigned char s[17] = {0x01};
@@ -135,11 +135,9 @@ static int sign(X509 *x, ftls_ca *ca)
     return ok;
 }
 
-/* Subject CN=name, only when it fits the CN upper bound (64). */
+/* Subject CN=name (a name over the CN upper bound leaves it empty). */
 static int set_subject(X509 *x, const char *name)
 {
-    if (strlen(name) > 64)
-        return 1; /* empty subject; the SAN is then critical */
     X509_NAME *n = X509_NAME_new();
     int ok = n != NULL &&
              X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_ASC,
@@ -154,19 +152,20 @@ static FTLS_NODISCARD ftls_code build(ftls_ca *ca, const char *name, int is_ip,
                                       ftls_error *err)
 {
     X509 *x = X509_new();
+    /* Over RFC 5280's CN bound: an empty subject and a critical SAN. */
+    int empty_subject = strlen(name) > 64;
     const char *step = "allocate";
     int ok = x != NULL &&
              (step = "key", (leaf->key = ftls__mint_key_new(x)) != NULL) &&
-             (step = "serial", X509_set_version(x, X509_VERSION_3) && set_serial(x)) &&
+             (step = "serial", X509_set_version(x, X509_VERSION_3) && ftls__mint_set_serial(x)) &&
              (step = "validity",
               ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) &&
               ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na)) &&
              (step = "names",
               X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) &&
-              set_subject(x, name)) &&
-             /* With an empty subject the SAN must be critical (5280 4.2.1.6). */
+              (empty_subject || set_subject(x, name))) &&
              (step = "extensions",
-              add_san(x, name, is_ip, strlen(name) > 64) && add_fixed_exts(x, ca)) &&
+              add_san(x, name, is_ip, empty_subject) && add_fixed_exts(x, ca)) &&
              (step = "signature", sign(x, ca));
     if (!ok) {
         X509_free(x);
