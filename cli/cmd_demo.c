@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "opt.h"
 #include "demo_pki.h"
+#include "k8s_publish.h"
 
 #include <openssl/pem.h>
 
@@ -152,6 +153,15 @@ static int cmp_ll(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* tls.crt (0644) and tls.key (0600) as one AtomicWriter generation. */
+static int publish_pair(const char *dir, const char *crt, size_t nc,
+                        const char *key, size_t nk, long long *swap_ns)
+{
+    const struct k8s_file files[2] = {{"tls.crt", crt, nc, 0644},
+                                      {"tls.key", key, nk, 0600}};
+    return k8s_publish(dir, files, 2, swap_ns);
+}
+
 static int setup_pki(const char *root, ftls_ca **ca, char *secret, size_t n,
                      char *ca_file, size_t m, char newest[80])
 {
@@ -167,7 +177,7 @@ static int setup_pki(const char *root, ftls_ca **ca, char *secret, size_t n,
         mkdir(secret, 0755) != 0 ||
         !demo_leaf_pem(*ca, DEMO_HOST, &crt, &nc, &key, &nk, newest))
         return 0;
-    int ok = demo_k8s_publish(secret, 0, crt, nc, key, nk, &t);
+    int ok = publish_pair(secret, crt, nc, key, nk, &t);
     OPENSSL_cleanse(key, nk);
     free(key);
     free(crt);
@@ -276,16 +286,16 @@ static int start_threads(struct run *r)
     return 1;
 }
 
-/* Rotation n: a new leaf published the AtomicWriter way; wait up to 5 s
+/* A rotation: a new leaf published the AtomicWriter way; wait up to 5 s
  * for the source to pick it up and record how long that took. */
-static void rotate(struct run *r, int n)
+static void rotate(struct run *r)
 {
     char *crt = NULL, *key = NULL;
     size_t nc = 0, nk = 0;
     long long swap = 0;
     uint64_t g0 = ftls_source_generation(r->id);
     if (!demo_leaf_pem(r->ca, DEMO_HOST, &crt, &nc, &key, &nk, r->newest) ||
-        !demo_k8s_publish(r->secret, n, crt, nc, key, nk, &swap))
+        !publish_pair(r->secret, crt, nc, key, nk, &swap))
         note_failure(&r->d, "rotation: cannot write the secret");
     if (key != NULL)
         OPENSSL_cleanse(key, nk);
@@ -302,7 +312,7 @@ static void rotations(struct run *r)
     int tty = isatty(STDOUT_FILENO);
     for (int n = 1; n <= r->o.rotations; n++) {
         usleep((useconds_t)r->o.interval_ms * 1000u);
-        rotate(r, n);
+        rotate(r);
         long hs = atomic_load(&r->d.handshakes), fl = atomic_load(&r->d.failures);
         if (tty)
             printf("\r  rotation %3d/%ld  handshakes %7ld  failures %ld   ", n,
@@ -376,7 +386,7 @@ static void cleanup(struct run *r)
     ftls_error_free(r->err);
     free(r->lat);
     if (r->root != NULL)
-        demo_rmrf(r->root);
+        k8s_rmrf(r->root);
     pthread_mutex_destroy(&r->d.lock);
 }
 

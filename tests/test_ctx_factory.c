@@ -23,8 +23,7 @@ static void write_identity(const char *cn)
     REQUIRE(leaf != NULL);
     size_t nc, nk;
     char *crt = tu_pem_certs(&leaf, 1, &nc), *key = tu_pem_key(k, &nk);
-    struct tu_file f[2] = {{"tls.crt", crt, nc}, {"tls.key", key, nk}};
-    REQUIRE(tu_k8s_write(g_id, f, 2));
+    REQUIRE(tu_k8s_write_pair(g_id, crt, nc, key, nk));
     free(crt);
     free(key);
     X509_free(leaf);

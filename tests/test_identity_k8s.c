@@ -50,10 +50,9 @@ static void free_material(struct material *m)
     EVP_PKEY_free(m->pkey);
 }
 
-static int k8s_publish(const char *dir, const struct material *m)
+static int publish_material(const char *dir, const struct material *m)
 {
-    struct tu_file f[2] = {{"tls.crt", m->crt, m->ncrt}, {"tls.key", m->key, m->nkey}};
-    return tu_k8s_write(dir, f, 2);
+    return tu_k8s_write_pair(dir, m->crt, m->ncrt, m->key, m->nkey);
 }
 
 /* The generation index encoded in the leaf's CN, or -1. */
@@ -74,7 +73,7 @@ static void *writer(void *arg)
 {
     (void)arg;
     for (int i = 1; i <= ROTATIONS; i++) {
-        if (!k8s_publish(g_dir, &g_m[i]))
+        if (!publish_material(g_dir, &g_m[i]))
             atomic_fetch_add(&g_unexpected_rc, 1);
         if (i % 10 == 0)
             usleep(1000);
@@ -125,7 +124,7 @@ static void test_atomic_writer_loop(void)
     REQUIRE(mkdir(g_dir, 0755) == 0);
     for (int i = 0; i <= ROTATIONS; i++)
         make_material(i, &g_m[i]);
-    REQUIRE(k8s_publish(g_dir, &g_m[0]));
+    REQUIRE(publish_material(g_dir, &g_m[0]));
     REQUIRE(ftls_source_new_identity_dir(g_dir, NULL, &g_src, NULL) == FTLS_OK);
     REQUIRE(ftls_source_reload(g_src, NULL) == FTLS_OK);
     ftls_watcher *w = NULL;
@@ -203,7 +202,7 @@ static int vanishing_open(int dirfd, const char *path, int flags)
 {
     if (g_vanish_armed && strcmp(path, "tls.key") == 0) {
         g_vanish_armed = 0;
-        REQUIRE(k8s_publish(g_vanish_dir, &g_m[5])); /* deletes the old dir */
+        REQUIRE(publish_material(g_vanish_dir, &g_m[5])); /* deletes the old dir */
     }
     return openat(dirfd, path, flags);
 }
@@ -212,7 +211,7 @@ static void test_file_vanishes_mid_read(void)
 {
     snprintf(g_vanish_dir, sizeof(g_vanish_dir), "%s/vanish", g_root);
     REQUIRE(mkdir(g_vanish_dir, 0755) == 0);
-    REQUIRE(k8s_publish(g_vanish_dir, &g_m[4]));
+    REQUIRE(publish_material(g_vanish_dir, &g_m[4]));
     ftls_source *s = NULL;
     REQUIRE(ftls_source_new_identity_dir(g_vanish_dir, NULL, &s, NULL) == FTLS_OK);
     g_vanish_armed = 1;
@@ -235,13 +234,13 @@ static void swap_between_files(void)
 {
     if (g_swap_armed) {
         g_swap_armed = 0;
-        REQUIRE(k8s_publish(g_vanish_dir, &g_m[7]));
+        REQUIRE(publish_material(g_vanish_dir, &g_m[7]));
     }
 }
 
 static void test_swap_between_cert_and_key(void)
 {
-    REQUIRE(k8s_publish(g_vanish_dir, &g_m[6]));
+    REQUIRE(publish_material(g_vanish_dir, &g_m[6]));
     ftls_source *s = NULL;
     REQUIRE(ftls_source_new_identity_dir(g_vanish_dir, NULL, &s, NULL) == FTLS_OK);
     g_swap_armed = 1;

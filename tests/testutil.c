@@ -204,52 +204,17 @@ char *tu_read_file(const char *path, size_t *len)
     return buf;
 }
 
-#include <errno.h>
-#include <sys/stat.h>
-#include <time.h>
-
-int tu_k8s_write(const char *dir, const struct tu_file *files, int n)
+int tu_k8s_write(const char *dir, const struct k8s_file *files, int n)
 {
-    static unsigned counter;
-    char ts[128], path[4096], old[256] = "";
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
-    snprintf(ts, sizeof(ts), "..%04d_%02d_%02d_%02d_%02d_%02d.%09ld%u",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, now.tv_nsec, counter++);
-    snprintf(path, sizeof(path), "%s/..data", dir);
-    ssize_t ol = readlink(path, old, sizeof(old) - 1);
-    if (ol > 0)
-        old[ol] = '\0';
-    snprintf(path, sizeof(path), "%s/%s", dir, ts);
-    if (mkdir(path, 0755) != 0)
-        return 0;
-    for (int i = 0; i < n; i++) {
-        snprintf(path, sizeof(path), "%s/%s/%s", dir, ts, files[i].name);
-        if (!tu_write_file(path, files[i].data, files[i].len))
-            return 0;
-    }
-    char tmp[4096], data[4096];
-    snprintf(tmp, sizeof(tmp), "%s/..data_tmp", dir);
-    snprintf(data, sizeof(data), "%s/..data", dir);
-    unlink(tmp);
-    if (symlink(ts, tmp) != 0 || rename(tmp, data) != 0)
-        return 0;
-    for (int i = 0; i < n; i++) {
-        char link[4096], target[4096];
-        snprintf(link, sizeof(link), "%s/%s", dir, files[i].name);
-        snprintf(target, sizeof(target), "..data/%s", files[i].name);
-        struct stat st;
-        if (lstat(link, &st) != 0 && symlink(target, link) != 0)
-            return 0;
-    }
-    if (old[0]) {
-        snprintf(path, sizeof(path), "%s/%s", dir, old);
-        tu_rmrf(path);
-    }
-    return 1;
+    return k8s_publish(dir, files, n, NULL);
+}
+
+int tu_k8s_write_pair(const char *dir, const char *crt, size_t ncrt,
+                      const char *key, size_t nkey)
+{
+    const struct k8s_file files[2] = {{"tls.crt", crt, ncrt, 0644},
+                                      {"tls.key", key, nkey, 0600}};
+    return k8s_publish(dir, files, 2, NULL);
 }
 
 /* The contents of a memory BIO as a malloc'd NUL-terminated string. */

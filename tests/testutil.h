@@ -5,6 +5,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "k8s_publish.h"
+
 struct tu_cert_opts {
     const char *cn;
     int ca;                 /* basicConstraints CA:TRUE + keyCertSign */
@@ -43,21 +45,13 @@ void tu_rmrf(const char *path);
 /* Read a whole file into a malloc'd NUL-terminated buffer. */
 char *tu_read_file(const char *path, size_t *len);
 
-/* A file for tu_k8s_write(). */
-struct tu_file {
-    const char *name;
-    const void *data;
-    size_t len;
-};
-
-/*
- * Publish files into `dir` exactly as Kubernetes' AtomicWriter does:
- * write a new timestamped directory "..<ts>", point "..data_tmp" at it,
- * rename "..data_tmp" over "..data", create missing user-visible symlinks
- * "<name> -> ..data/<name>", then delete the previous timestamped
- * directory. Returns 1 on success.
- */
-int tu_k8s_write(const char *dir, const struct tu_file *files, int n);
+/* Publish files the way Kubernetes' AtomicWriter does (one copy of the
+ * sequence, shared with `freshtls demo`: cli/k8s_publish.h). Returns 1 on
+ * success. */
+int tu_k8s_write(const char *dir, const struct k8s_file *files, int n);
+/* tu_k8s_write() of tls.crt (0644) and tls.key (0600). */
+int tu_k8s_write_pair(const char *dir, const char *crt, size_t ncrt,
+                      const char *key, size_t nkey);
 /* PEM of a certificate chain / key into a malloc'd buffer. */
 char *tu_pem_certs(X509 *const *certs, int n, size_t *len);
 char *tu_pem_key(EVP_PKEY *key, size_t *len);
