@@ -10,24 +10,12 @@
 #include "roots/roots_internal.h"
 #include "test.h"
 #include "testutil.h"
+#include "tu_corpus.h"
 
 static char *g_dir, g_bundle[4200];
-static EVP_PKEY *kA, *kB, *kI, *kL;
-static X509 *A, *B, *I, *I_B, *I_nc;
+static struct tu_pki P;
 static ftls_source *g_trust;
 static ftls_roots *g_distrust_roots; /* A with a distrust-after date */
-
-struct tcase {
-    const char *name;
-    X509 *leaf;
-    X509 *chain[2];
-    int nchain;
-    const char *host, *ip;
-    int override_expired; /* app verify callback accepts expiry */
-    int depth;            /* >0: SSL_set_verify_depth */
-    int dane_ee;          /* DANE-EE(3) SPKI(1) SHA-256(1) for the leaf */
-    int distrust;         /* use the distrust-after root set */
-};
 
 static int accept_expired(int ok, X509_STORE_CTX *ctx)
 {
@@ -36,18 +24,18 @@ static int accept_expired(int ok, X509_STORE_CTX *ctx)
     return ok;
 }
 
-static SSL_CTX *server_ctx(const struct tcase *c)
+static SSL_CTX *server_ctx(const struct tu_case *c)
 {
     SSL_CTX *s = SSL_CTX_new(TLS_server_method());
     STACK_OF(X509) *chain = sk_X509_new_null();
     for (int i = 0; i < c->nchain; i++)
         sk_X509_push(chain, c->chain[i]);
-    REQUIRE(SSL_CTX_use_cert_and_key(s, c->leaf, kL, chain, 1) == 1);
+    REQUIRE(SSL_CTX_use_cert_and_key(s, c->leaf, P.kL, chain, 1) == 1);
     sk_X509_free(chain);
     return s;
 }
 
-static SSL_CTX *client_ctx(const struct tcase *c)
+static SSL_CTX *client_ctx(const struct tu_case *c)
 {
     SSL_CTX *cc = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(cc, SSL_VERIFY_PEER, c->override_expired ? accept_expired
@@ -63,7 +51,7 @@ struct outcome {
     int chain_len;
 };
 
-static struct outcome run(SSL_CTX *cc, const struct tcase *c)
+static struct outcome run(SSL_CTX *cc, const struct tu_case *c)
 {
     SSL_CTX *sc = server_ctx(c);
     SSL *s = SSL_new(sc), *cl = SSL_new(cc);
@@ -74,6 +62,10 @@ static struct outcome run(SSL_CTX *cc, const struct tcase *c)
         REQUIRE(X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(cl), c->ip));
     if (c->depth)
         SSL_set_verify_depth(cl, c->depth);
+    if (c->purpose)
+        REQUIRE(SSL_set_purpose(cl, c->purpose) == 1);
+    if (c->flags)
+        X509_VERIFY_PARAM_set_flags(SSL_get0_param(cl), c->flags);
     if (c->dane_ee) {
         unsigned char *spki = NULL, md[32];
         unsigned mdlen = 0;
@@ -97,45 +89,18 @@ static struct outcome run(SSL_CTX *cc, const struct tcase *c)
 static X509 *leaf(const char *cn, const char *dns, const char *ip,
                   const char *eku, long nb, long life, X509 *iss, EVP_PKEY *ik)
 {
-    X509 *x = tu_leaf(cn, dns, ip, eku, nb, life, kL, iss, ik);
+    X509 *x = tu_leaf(cn, dns, ip, eku, nb, life, P.kL, iss, ik);
     REQUIRE(x != NULL);
     return x;
 }
 
 static void test_equivalence(void)
 {
-    long day = 86400;
-    X509 *good = leaf("good", "good.example.com", "127.0.0.1", "serverAuth",
-                      -day, 30 * day, I, kI);
-    X509 *expired = leaf("expired", "good.example.com", NULL, "serverAuth",
-                         -60 * day, 30 * day, I, kI);
-    X509 *client = leaf("client", "good.example.com", NULL, "clientAuth",
-                        -day, 30 * day, I, kI);
-    X509 *unknown = leaf("unknown", "good.example.com", NULL, "serverAuth",
-                         -day, 30 * day, I_B, kI);
-    X509 *nc_bad = leaf("nc", "evil.test", NULL, "serverAuth", -day, 30 * day,
-                        I_nc, kI);
-    X509 *late = leaf("late", "good.example.com", NULL, "serverAuth", -day,
-                      30 * day, I, kI);
-    const struct tcase corpus[] = {
-        {"valid", good, {I}, 1, "good.example.com", NULL, 0, 0, 0, 0},
-        {"expired", expired, {I}, 1, "good.example.com", NULL, 0, 0, 0, 0},
-        {"expired, app callback overrides", expired, {I}, 1, NULL, NULL, 1, 0, 0, 0},
-        {"wrong host", good, {I}, 1, "other.example.com", NULL, 0, 0, 0, 0},
-        {"right ip (not in SNI)", good, {I}, 1, NULL, "127.0.0.1", 0, 0, 0, 0},
-        {"wrong ip", good, {I}, 1, NULL, "127.0.0.2", 0, 0, 0, 0},
-        {"unknown root", unknown, {I_B}, 1, NULL, NULL, 0, 0, 0, 0},
-        {"missing intermediate", good, {NULL}, 0, NULL, NULL, 0, 0, 0, 0},
-        {"wrong purpose", client, {I}, 1, NULL, NULL, 0, 0, 0, 0},
-        {"name constraints violated", nc_bad, {I_nc}, 1, NULL, NULL, 0, 0, 0, 0},
-        {"depth limit", good, {I}, 1, NULL, NULL, 0, 1, 0, 0},
-        {"DANE-EE under an unknown root", unknown, {I_B}, 1, NULL, NULL, 0, 0, 1, 0},
-        {"distrusted-after root", late, {I}, 1, NULL, NULL, 0, 0, 0, 1},
-        {"distrusted-after, app overrides nothing", good, {I}, 1, NULL, NULL, 0, 0, 0, 1},
-    };
+    struct tu_corpus corpus;
+    tu_corpus_init(&P, &corpus);
     int ok_count = 0, fail_count = 0;
-    for (size_t i = 0; i < FTLS_ARRAY_LEN(corpus); i++) {
-        const struct tcase *c = &corpus[i];
+    for (size_t i = 0; i < corpus.n; i++) {
+        const struct tu_case *c = &corpus.cases[i];
         /* Plain: the same (freshtls) store set directly on the SSL_CTX. */
         SSL_CTX *plain = client_ctx(c);
         X509_STORE *store = NULL;
@@ -167,6 +132,8 @@ static void test_equivalence(void)
         CHECK_EQ_INT(p.handshake, a.handshake);
         CHECK_EQ_INT(p.verify, a.verify);
         CHECK_EQ_INT(p.chain_len, a.chain_len);
+        if (c->distrust) /* the rule fired, whatever the app's callback */
+            CHECK(a.handshake != 1 && a.verify == X509_V_ERR_CERT_REJECTED);
         if (p.handshake == 1)
             ok_count++;
         else
@@ -184,18 +151,19 @@ static void test_equivalence(void)
         SSL_CTX_free(plain);
         SSL_CTX_free(app);
     }
-    /* The corpus exercises both verdicts, and the distrust rule fired. */
-    CHECK(ok_count >= 4 && fail_count >= 8);
-    X509 *all[] = {good, expired, client, unknown, nc_bad, late};
-    for (size_t i = 0; i < FTLS_ARRAY_LEN(all); i++)
-        X509_free(all[i]);
+    printf("# corpus: %d handshakes refused, %d completed\n", fail_count,
+           ok_count);
+    /* The corpus exercises both verdicts (so equality is not vacuous). */
+    CHECK(ok_count >= 6 && fail_count >= 10);
+    tu_corpus_cleanup(&corpus);
 }
 
 static void test_distrust_rejects_through_attach(void)
 {
     X509 *late = leaf("late", "good.example.com", NULL, "serverAuth", -86400,
-                      86400 * 30, I, kI);
-    struct tcase c = {"late", late, {I}, 1, NULL, NULL, 0, 0, 0, 1};
+                      86400 * 30, P.I, P.kI);
+    struct tu_case c = {.name = "late", .leaf = late, .chain = {P.I}, .nchain = 1,
+                        .distrust = 1};
     SSL_CTX *app = client_ctx(&c);
     ftls_attach_config cfg = {.fixed_roots = g_distrust_roots};
     REQUIRE(ftls_ctx_attach(app, &cfg, NULL) == FTLS_OK);
@@ -213,8 +181,8 @@ static ftls_source *mem_identity(const char *cn)
 {
     EVP_PKEY *k = tu_key();
     struct tu_cert_opts o = {.cn = cn, .dns = cn, .not_before_offset = -3600};
-    X509 *x = tu_cert(&o, k, I, kI);
-    X509 *chain[2] = {x, I};
+    X509 *x = tu_cert(&o, k, P.I, P.kI);
+    X509 *chain[2] = {x, P.I};
     size_t nc, nk;
     char *crt = tu_pem_certs(chain, 2, &nc), *key = tu_pem_key(k, &nk);
     ftls_source *s = NULL;
@@ -319,7 +287,7 @@ static void test_roots_rotate_for_long_lived_ctx(void)
     /* One application context kept forever; the CA changes underneath. */
     char path[4200];
     snprintf(path, sizeof(path), "%s/rotating.pem", g_dir);
-    REQUIRE(tu_write_certs(path, "w", &B, 1));
+    REQUIRE(tu_write_certs(path, "w", &P.B, 1));
     ftls_source *trust = NULL;
     REQUIRE(ftls_source_new_trust(path, NULL, &trust, NULL) == FTLS_OK);
     REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
@@ -328,13 +296,14 @@ static void test_roots_rotate_for_long_lived_ctx(void)
     ftls_attach_config cfg = {.roots = trust};
     REQUIRE(ftls_ctx_attach(app, &cfg, NULL) == FTLS_OK);
     X509 *good = leaf("good", "good.example.com", NULL, "serverAuth", -86400,
-                      86400 * 30, I, kI);
-    struct tcase c = {"rot", good, {I}, 1, "good.example.com", NULL, 0, 0, 0, 0};
+                      86400 * 30, P.I, P.kI);
+    struct tu_case c = {.name = "rot", .leaf = good, .chain = {P.I}, .nchain = 1,
+                        .host = "good.example.com"};
     CHECK_EQ_INT(run(app, &c).handshake, -1); /* A not trusted yet */
-    REQUIRE(tu_write_certs(path, "w", &A, 1));
+    REQUIRE(tu_write_certs(path, "w", &P.A, 1));
     REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
     CHECK_EQ_INT(run(app, &c).handshake, 1); /* same SSL_CTX, new roots */
-    REQUIRE(tu_write_certs(path, "w", &B, 1));
+    REQUIRE(tu_write_certs(path, "w", &P.B, 1));
     REQUIRE(ftls_source_reload(trust, NULL) == FTLS_OK);
     CHECK_EQ_INT(run(app, &c).handshake, -1); /* removal takes effect too */
     SSL_CTX_free(app);
@@ -345,26 +314,14 @@ static void test_roots_rotate_for_long_lived_ctx(void)
 int main(void)
 {
     REQUIRE((g_dir = tu_tmpdir()) != NULL);
-    kA = tu_key(), kB = tu_key(), kI = tu_key(), kL = tu_key();
-    long ten = 86400L * 3650;
-    struct tu_cert_opts ra = {.cn = "Attach Root", .ca = 1, .lifetime = ten,
-                              .not_before_offset = -86400L * 100};
-    struct tu_cert_opts rb = {.cn = "Other Root", .ca = 1, .lifetime = ten};
-    struct tu_cert_opts ri = {.cn = "Attach Intermediate", .ca = 1, .lifetime = ten,
-                              .not_before_offset = -86400L * 90};
-    struct tu_cert_opts rn = {.cn = "NC Intermediate", .ca = 1, .lifetime = ten,
-                              .not_before_offset = -86400L * 90,
-                              .name_constraints = "permitted;DNS:.example.com"};
-    REQUIRE((A = tu_cert(&ra, kA, NULL, NULL)) && (B = tu_cert(&rb, kB, NULL, NULL)));
-    REQUIRE((I = tu_cert(&ri, kI, A, kA)) && (I_B = tu_cert(&ri, kI, B, kB)));
-    REQUIRE((I_nc = tu_cert(&rn, kI, A, kA)) != NULL);
+    tu_pki_init(&P);
     snprintf(g_bundle, sizeof(g_bundle), "%s/roots.pem", g_dir);
-    REQUIRE(tu_write_certs(g_bundle, "w", &A, 1));
+    REQUIRE(tu_pki_write_bundle(&P, g_bundle));
     REQUIRE(ftls_source_new_trust(g_bundle, NULL, &g_trust, NULL) == FTLS_OK);
     REQUIRE(ftls_source_reload(g_trust, NULL) == FTLS_OK);
     /* A copy of root A distrusted for certificates issued in the last 10 days. */
     unsigned char *der = NULL;
-    int len = i2d_X509(A, &der);
+    int len = i2d_X509(P.A, &der);
     const char *why;
     REQUIRE(ftls__roots_new(FTLS_ROOTS_FALLBACK, &g_distrust_roots, NULL) == FTLS_OK);
     REQUIRE(ftls__roots_add_der(g_distrust_roots, der, (size_t)len, 0, "A",
@@ -378,12 +335,7 @@ int main(void)
     RUN(test_roots_rotate_for_long_lived_ctx);
     ftls_roots_free(g_distrust_roots);
     ftls_source_free(g_trust);
-    X509 *xs[] = {A, B, I, I_B, I_nc};
-    for (size_t i = 0; i < FTLS_ARRAY_LEN(xs); i++)
-        X509_free(xs[i]);
-    EVP_PKEY *ks[] = {kA, kB, kI, kL};
-    for (size_t i = 0; i < FTLS_ARRAY_LEN(ks); i++)
-        EVP_PKEY_free(ks[i]);
+    tu_pki_cleanup(&P);
     tu_rmrf(g_dir);
     free(g_dir);
     return TEST_SUMMARY();
