@@ -11,7 +11,8 @@ PREFIX     ?= /usr/local
 
 # Debian 12 packages the build and the tests need.
 APT_PACKAGES := build-essential cmake pkg-config libssl-dev openssl \
-                ca-certificates python3 curl libcurl4-openssl-dev pmccabe
+                ca-certificates python3 curl libcurl4-openssl-dev pmccabe \
+                clang-format
 
 FUZZ_SECONDS ?= 30
 # Every libFuzzer target (fuzz/CMakeLists.txt). A long run of one:

@@ -31,8 +31,10 @@ static X509 *g_ca;
 static void make(struct material *m)
 {
     EVP_PKEY *k = tu_key();
-    struct tu_cert_opts o = {.cn = "bench.example", .dns = "bench.example",
-                             .eku = "serverAuth", .not_before_offset = -3600};
+    struct tu_cert_opts o = {.cn = "bench.example",
+                             .dns = "bench.example",
+                             .eku = "serverAuth",
+                             .not_before_offset = -3600};
     X509 *x = tu_cert(&o, k, g_ca, g_kca);
     X509 *chain[2] = {x, g_ca};
     m->crt = tu_pem_certs(chain, 2, &m->ncrt);
@@ -224,8 +226,8 @@ static int bench_rotations(struct env *e)
     bench_line("ctx.rotation.rotations", (double)(cs.built - 1), "count");
     bench_line("ctx.rotation.failed_handshakes", atomic_load(&g_fail), "count");
     bench_line("ctx.rotation.handshakes", atomic_load(&g_count), "count");
-    bench_line("ctx.rotation.max_live_contexts", (double)atomic_load(&g_max_live),
-               "count");
+    bench_line("ctx.rotation.max_live_contexts",
+               (double)atomic_load(&g_max_live), "count");
     bench_line("ctx.rotation.live_contexts_after", (double)cs.live, "count");
     bench_line("ctx.rotation.rss_start", (double)rss0, "KiB");
     bench_line("ctx.rotation.rss_end", (double)rss_kib(), "KiB");

@@ -38,7 +38,8 @@ static X509_CRL *big_crl(void)
         /* Serials the leaf (random 64-bit) does not have. */
         if (r == NULL || !ASN1_INTEGER_set(serial, 1000 + i) ||
             !X509_REVOKED_set_serialNumber(r, serial) ||
-            !X509_REVOKED_set_revocationDate(r, t) || !X509_CRL_add0_revoked(c, r))
+            !X509_REVOKED_set_revocationDate(r, t) ||
+            !X509_CRL_add0_revoked(c, r))
             exit(1);
     }
     if (!X509_CRL_sort(c) || X509_CRL_sign(c, g_kca, EVP_sha256()) <= 0)
@@ -153,8 +154,8 @@ int main(void)
 {
     char *dir = tu_tmpdir(), cafile[512];
     g_kca = tu_key(), g_kleaf = tu_key();
-    struct tu_cert_opts co = {.cn = "Bench Verify CA", .ca = 1,
-                              .not_before_offset = -86400};
+    struct tu_cert_opts co = {
+        .cn = "Bench Verify CA", .ca = 1, .not_before_offset = -86400};
     g_ca = tu_cert(&co, g_kca, NULL, NULL);
     g_leaf = tu_leaf("bench.example", "bench.example", NULL, "serverAuth",
                      -3600, 86400 * 30, g_kleaf, g_ca, g_kca);

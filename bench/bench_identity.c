@@ -136,7 +136,8 @@ int main(void)
     if (root == NULL)
         return 1;
     EVP_PKEY *kca = tu_key();
-    struct tu_cert_opts co = {.cn = "Bench CA", .ca = 1, .lifetime = 86400L * 365};
+    struct tu_cert_opts co = {
+        .cn = "Bench CA", .ca = 1, .lifetime = 86400L * 365};
     X509 *ca = tu_cert(&co, kca, NULL, NULL);
     static struct secret k;
     make("a.example", kca, ca, &k.m[0]);

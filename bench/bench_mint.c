@@ -139,7 +139,8 @@ static int floor_setup(EVP_PKEY *cakey)
     return (g_floor_signer = EVP_MD_CTX_new()) != NULL &&
            EVP_DigestSignInit_ex(g_floor_signer, NULL, "SHA256", NULL, NULL,
                                  cakey, NULL) == 1 &&
-           (g_floor_gen = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) != NULL &&
+           (g_floor_gen = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) !=
+               NULL &&
            EVP_PKEY_keygen_init(g_floor_gen) == 1 &&
            EVP_PKEY_CTX_set_group_name(g_floor_gen, "P-256") == 1;
 }
@@ -209,7 +210,8 @@ static int bench_cache_hit(ftls_ca *ca)
     for (int r = 0; r < REPS; r++) {
         double t0 = bench_now_ns();
         for (int i = 0; i < 200000; i++) {
-            if (ftls_leaf_cache_get1(g_cache, "hit.example", &l, NULL) != FTLS_OK)
+            if (ftls_leaf_cache_get1(g_cache, "hit.example", &l, NULL) !=
+                FTLS_OK)
                 return 0;
             ftls_leaf_free(l);
         }

@@ -84,8 +84,10 @@ static void encoded_point(void)
 {
     unsigned char pt[65];
     size_t n = 0;
-    must(EVP_PKEY_get_octet_string_param(g_key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                         pt, sizeof(pt), &n) == 1 && n == 65);
+    must(EVP_PKEY_get_octet_string_param(g_key,
+                                         OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt,
+                                         sizeof(pt), &n) == 1 &&
+         n == 65);
 }
 
 static void spki_decode(void)
@@ -137,7 +139,8 @@ static void setup_legacy(void)
 {
     g_group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
     EC_KEY *ec = EC_KEY_new();
-    must(g_group && ec && EC_KEY_set_group(ec, g_group) && EC_KEY_generate_key(ec));
+    must(g_group && ec && EC_KEY_set_group(ec, g_group) &&
+         EC_KEY_generate_key(ec));
     must((g_legacy = EVP_PKEY_new()) && EVP_PKEY_assign_EC_KEY(g_legacy, ec));
 }
 #endif
@@ -149,15 +152,18 @@ static void setup(void)
          EVP_PKEY_CTX_set_group_name(g_gen, "P-256") == 1);
     must(EVP_PKEY_generate(g_gen, &g_key) == 1);
     unsigned char *p = g_spki;
-    must(i2d_PUBKEY(g_key, NULL) == (int)sizeof(g_spki) && i2d_PUBKEY(g_key, &p) > 0);
+    must(i2d_PUBKEY(g_key, NULL) == (int)sizeof(g_spki) &&
+         i2d_PUBKEY(g_key, &p) > 0);
     must((g_signer = EVP_MD_CTX_new()) != NULL &&
-         EVP_DigestSignInit_ex(g_signer, NULL, "SHA256", NULL, NULL, g_key, NULL) == 1);
+         EVP_DigestSignInit_ex(g_signer, NULL, "SHA256", NULL, NULL, g_key,
+                               NULL) == 1);
     /* A leaf-shaped certificate to decode. */
     X509 *x = X509_new();
     X509_NAME *n = X509_NAME_new();
     must(x && n && X509_set_version(x, X509_VERSION_3) &&
          X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                                    (const unsigned char *)"shop.example.com", -1, -1, 0) &&
+                                    (const unsigned char *)"shop.example.com",
+                                    -1, -1, 0) &&
          X509_set_subject_name(x, n) && X509_set_issuer_name(x, n) &&
          X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
          X509_gmtime_adj(X509_getm_notAfter(x), 3600) &&
@@ -173,13 +179,17 @@ static void setup(void)
 int main(void)
 {
     setup();
-    bench_line("mint.step.keygen_evp_ec_gen", time_step(keygen_evp_ec_gen), "us");
-    bench_line("mint.step.keygen_prepared_ctx", time_step(keygen_prepared), "us");
+    bench_line("mint.step.keygen_evp_ec_gen", time_step(keygen_evp_ec_gen),
+               "us");
+    bench_line("mint.step.keygen_prepared_ctx", time_step(keygen_prepared),
+               "us");
     EVP_PKEY_CTX *probe = EVP_PKEY_CTX_dup(g_gen); /* not before 3.x.y */
     if (probe != NULL)
-        bench_line("mint.step.keygen_prepared_ctx_dup", time_step(keygen_prepared_dup), "us");
+        bench_line("mint.step.keygen_prepared_ctx_dup",
+                   time_step(keygen_prepared_dup), "us");
     EVP_PKEY_CTX_free(probe);
-    bench_line("mint.step.set_pubkey_provider", time_step(set_pubkey_provider), "us");
+    bench_line("mint.step.set_pubkey_provider", time_step(set_pubkey_provider),
+               "us");
     bench_line("mint.step.encoded_point", time_step(encoded_point), "us");
     bench_line("mint.step.spki_decode", time_step(spki_decode), "us");
     bench_line("mint.step.d2i_x509", time_step(cert_decode), "us");
@@ -187,7 +197,8 @@ int main(void)
 #ifdef LEGACY
     setup_legacy();
     bench_line("mint.step.keygen_ec_key", time_step(keygen_ec_key), "us");
-    bench_line("mint.step.set_pubkey_legacy", time_step(set_pubkey_legacy), "us");
+    bench_line("mint.step.set_pubkey_legacy", time_step(set_pubkey_legacy),
+               "us");
 #endif
     return 0;
 }

@@ -103,11 +103,14 @@ struct chain {
 static int make_chain(struct chain *c, const char *bundle, const char *both)
 {
     c->kr = tu_key(), c->ki = tu_key(), c->kl = tu_key();
-    struct tu_cert_opts ro = {.cn = "Bench Root", .ca = 1, .lifetime = 86400L * 3650};
-    struct tu_cert_opts io = {.cn = "Bench Intermediate", .ca = 1,
-                              .lifetime = 86400L * 3650};
-    struct tu_cert_opts lo = {.cn = "bench.example", .dns = "bench.example",
-                              .eku = "serverAuth", .not_before_offset = -3600};
+    struct tu_cert_opts ro = {
+        .cn = "Bench Root", .ca = 1, .lifetime = 86400L * 3650};
+    struct tu_cert_opts io = {
+        .cn = "Bench Intermediate", .ca = 1, .lifetime = 86400L * 3650};
+    struct tu_cert_opts lo = {.cn = "bench.example",
+                              .dns = "bench.example",
+                              .eku = "serverAuth",
+                              .not_before_offset = -3600};
     c->root = tu_cert(&ro, c->kr, NULL, NULL);
     c->inter = tu_cert(&io, c->ki, c->root, c->kr);
     c->leaf = tu_cert(&lo, c->kl, c->inter, c->ki);
@@ -145,7 +148,8 @@ static int bench_verify(const char *both, const struct chain *c)
     /* Alternate which side runs first, so drift favours neither. */
     double le[3 * REPS], ee[3 * REPS];
     for (int r = 0; r < 3 * REPS; r++) {
-        X509_STORE *first = r % 2 ? lazy : eager, *second = r % 2 ? eager : lazy;
+        X509_STORE *first = r % 2 ? lazy : eager,
+                   *second = r % 2 ? eager : lazy;
         double t1 = time_verify(first, c->leaf, c->untrusted, 200);
         double t2 = time_verify(second, c->leaf, c->untrusted, 200);
         le[r] = r % 2 ? t1 : t2;
@@ -182,7 +186,8 @@ static int bench_warm_get(void)
     ftls_roots_stats st;
     if (ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &r, NULL) == FTLS_OK &&
         ftls_roots_get_stats(r, &st) == FTLS_OK)
-        bench_line("roots.system_load_first_call", (double)st.load_ns / 1e6, "ms");
+        bench_line("roots.system_load_first_call", (double)st.load_ns / 1e6,
+                   "ms");
     ftls_roots_free(r);
     return 1;
 }
@@ -191,7 +196,8 @@ int main(void)
 {
     char tmp[256], both[256];
     const char *bundle = pick_bundle(tmp, sizeof(tmp));
-    snprintf(both, sizeof(both), "/tmp/freshtls-bench-roots-%d.pem", (int)getpid());
+    snprintf(both, sizeof(both), "/tmp/freshtls-bench-roots-%d.pem",
+             (int)getpid());
     bench_cold_load(bundle);
     struct chain c = {0};
     int ok = make_chain(&c, bundle, both) && bench_verify(both, &c) &&

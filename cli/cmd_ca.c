@@ -45,7 +45,8 @@ int cmd_ca(int argc, char **argv)
     if (out == NULL)
         return cli_usage_error("ca", "--out DIR is required");
     if (mkdir(out, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "freshtls ca: cannot create %s: %s\n", out, strerror(errno));
+        fprintf(stderr, "freshtls ca: cannot create %s: %s\n", out,
+                strerror(errno));
         return CLI_FAIL;
     }
     char *crt = cli_path(out, "ca.crt"), *key = cli_path(out, "ca.key");

@@ -47,7 +47,8 @@ static void print_names(X509 *x)
             printf("%sDNS:%s", i ? ", " : "",
                    (const char *)ASN1_STRING_get0_data(g->d.dNSName));
         else if (g->type == GEN_IPADD)
-            printf("%sIP(%d bytes)", i ? ", " : "", ASN1_STRING_length(g->d.ip));
+            printf("%sIP(%d bytes)", i ? ", " : "",
+                   ASN1_STRING_length(g->d.ip));
     }
     printf("%s\n", gens ? "" : "(no subjectAltName)");
     GENERAL_NAMES_free(gens);
@@ -66,12 +67,13 @@ static void report(const ftls_identity *id)
     printf("\n");
     print_time("not after:", X509_get0_notAfter(leaf));
     printf(" (%lld days left)\n",
-           (long long)((ftls_identity_not_after(id) - (int64_t)time(NULL)) / 86400));
+           (long long)((ftls_identity_not_after(id) - (int64_t)time(NULL)) /
+                       86400));
     EVP_PKEY *k = ftls_identity_get0_key(id);
     printf("%-12s %s %d bits\n", "key:", EVP_PKEY_get0_type_name(k),
            EVP_PKEY_get_bits(k));
-    printf("%-12s %d certificate(s) after the leaf\n", "chain:",
-           sk_X509_num(ftls_identity_get0_chain(id)));
+    printf("%-12s %d certificate(s) after the leaf\n",
+           "chain:", sk_X509_num(ftls_identity_get0_chain(id)));
     unsigned char fp[32];
     if (ftls_identity_fingerprint(id, fp) == FTLS_OK) {
         printf("%-12s ", "sha256:");
@@ -98,7 +100,8 @@ static const struct cli_opt g_check_opts[] = {
     CLI_STR("--key-name", NULL, struct check_args, o.key_name),
     CLI_STR("--pass-file", NULL, struct check_args, o.passphrase_file),
     CLI_STR("--pass-env", NULL, struct check_args, o.passphrase_env),
-    CLI_FLAG("--allow-invalid-time", NULL, struct check_args, o.allow_invalid_time),
+    CLI_FLAG("--allow-invalid-time", NULL, struct check_args,
+             o.allow_invalid_time),
     CLI_ENUM("--purpose", struct check_args, purpose, "server|client|any"),
     CLI_END,
 };
@@ -108,7 +111,8 @@ static int parse(int argc, char **argv, struct check_args *a)
     const char *pos = NULL;
     int npos = 0;
     a->purpose = -1;
-    if (cli_parse("check", g_check_opts, a, 1, argc, argv, &pos, 0, &npos) != CLI_OK)
+    if (cli_parse("check", g_check_opts, a, 1, argc, argv, &pos, 0, &npos) !=
+        CLI_OK)
         return CLI_USAGE;
     static const int purposes[] = {FTLS_IDENTITY_SERVER, FTLS_IDENTITY_CLIENT,
                                    FTLS_IDENTITY_ANY};
@@ -117,7 +121,7 @@ static int parse(int argc, char **argv, struct check_args *a)
     int kinds = !!a->dir + !!a->pem + !!a->p12 + !!(a->cert || a->key);
     if (kinds != 1 || (!!a->cert != !!a->key))
         return cli_usage_error("check", "give exactly one of --dir, "
-                               "--cert/--key, --pem, --p12");
+                                        "--cert/--key, --pem, --p12");
     return CLI_OK;
 }
 
@@ -135,18 +139,21 @@ int cmd_check(int argc, char **argv)
     if (ftls_error_new(&err) != FTLS_OK)
         return CLI_FAIL;
     /* The report below says everything the library would log. */
-    if (!cli_verbose && ftls_log_set_callback(NULL, NULL, FTLS_LOG_ERROR) != FTLS_OK)
+    if (!cli_verbose &&
+        ftls_log_set_callback(NULL, NULL, FTLS_LOG_ERROR) != FTLS_OK)
         goto done;
     if (a.chain_to != NULL &&
-        ftls_roots_load_paths(a.chain_to, NULL, &a.o.verify_roots, err) != FTLS_OK) {
+        ftls_roots_load_paths(a.chain_to, NULL, &a.o.verify_roots, err) !=
+            FTLS_OK) {
         cli_report("cannot load --chain-to", err);
         goto done;
     }
-    ftls_code c = a.dir    ? ftls_source_new_identity_dir(a.dir, &a.o, &src, err)
-                  : a.pem  ? ftls_source_new_identity_pem(a.pem, &a.o, &src, err)
-                  : a.p12  ? ftls_source_new_identity_pkcs12(a.p12, &a.o, &src, err)
-                           : ftls_source_new_identity_files(a.cert, a.key, &a.o,
-                                                            &src, err);
+    ftls_code c =
+        a.dir   ? ftls_source_new_identity_dir(a.dir, &a.o, &src, err)
+        : a.pem ? ftls_source_new_identity_pem(a.pem, &a.o, &src, err)
+        : a.p12
+            ? ftls_source_new_identity_pkcs12(a.p12, &a.o, &src, err)
+            : ftls_source_new_identity_files(a.cert, a.key, &a.o, &src, err);
     if (c != FTLS_OK) {
         cli_report("cannot create source", err);
         goto done;

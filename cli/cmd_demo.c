@@ -91,7 +91,8 @@ static void *server_worker(void *arg)
 static int client_once(struct demo *d, char serial[80], char *why, size_t n)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d->port)};
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)d->port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     SSL_CTX *ctx = ftls_ctx_factory_get1_ctx(d->client);
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
@@ -107,7 +108,8 @@ static int client_once(struct demo *d, char serial[80], char *why, size_t n)
                                        : X509_verify_cert_error_string(
                                              SSL_get_verify_result(ssl)));
         int got = 0;
-        if (strcmp(why, "handshake: ok") == 0 && SSL_write(ssl, "GET\n", 4) == 4 &&
+        if (strcmp(why, "handshake: ok") == 0 &&
+            SSL_write(ssl, "GET\n", 4) == 4 &&
             (got = SSL_read(ssl, buf, sizeof(buf) - 1)) > 0) {
             buf[got] = '\0';
             ok = sscanf(buf, "serial=%79[0-9A-F]", serial) == 1;
@@ -171,7 +173,8 @@ static int setup_pki(const char *root, ftls_ca **ca, char *secret, size_t n,
     snprintf(secret, n, "%s/secret", root);
     snprintf(ca_file, m, "%s/ca.crt", root);
     snprintf(ca_key, sizeof(ca_key), "%s/ca.key", root);
-    ftls_ca_options co = {.common_name = "freshtls demo CA", .validity = 60 * 86400};
+    ftls_ca_options co = {.common_name = "freshtls demo CA",
+                          .validity = 60 * 86400};
     if (ftls_ca_generate(&co, ca, NULL) != FTLS_OK ||
         ftls_ca_export(*ca, ca_file, ca_key, NULL) != FTLS_OK ||
         mkdir(secret, 0755) != 0 ||
@@ -238,7 +241,8 @@ static int setup(struct run *r)
     snprintf(r->tmpl, sizeof(r->tmpl), "/tmp/freshtls-demo-XXXXXX");
     r->root = mkdtemp(r->tmpl);
     r->lat = calloc((size_t)r->o.rotations + 1, sizeof(*r->lat));
-    if (r->root == NULL || r->lat == NULL || ftls_error_new(&r->err) != FTLS_OK ||
+    if (r->root == NULL || r->lat == NULL ||
+        ftls_error_new(&r->err) != FTLS_OK ||
         !setup_pki(r->root, &r->ca, r->secret, sizeof(r->secret), r->ca_file,
                    sizeof(r->ca_file), r->newest)) {
         fprintf(stderr, "freshtls demo: cannot set up the temporary PKI\n");
@@ -275,13 +279,15 @@ static int setup(struct run *r)
 static int start_threads(struct run *r)
 {
     for (; r->nsrv < 2; r->nsrv++)
-        if (pthread_create(&r->srv_th[r->nsrv], NULL, server_worker, &r->d) != 0)
+        if (pthread_create(&r->srv_th[r->nsrv], NULL, server_worker, &r->d) !=
+            0)
             return 0;
     printf("server on 127.0.0.1:%d, %ld client thread(s) handshaking, "
-           "%ld rotation(s) every %ld ms\n", r->d.port, r->o.clients,
-           r->o.rotations, r->o.interval_ms);
+           "%ld rotation(s) every %ld ms\n",
+           r->d.port, r->o.clients, r->o.rotations, r->o.interval_ms);
     for (; r->ncli < r->o.clients; r->ncli++)
-        if (pthread_create(&r->cli_th[r->ncli], NULL, client_worker, &r->d) != 0)
+        if (pthread_create(&r->cli_th[r->ncli], NULL, client_worker, &r->d) !=
+            0)
             return 0;
     return 1;
 }
@@ -301,7 +307,8 @@ static void rotate(struct run *r)
         OPENSSL_cleanse(key, nk);
     free(key);
     free(crt);
-    while (ftls_source_generation(r->id) == g0 && now_ns() - swap < 5000000000LL)
+    while (ftls_source_generation(r->id) == g0 &&
+           now_ns() - swap < 5000000000LL)
         usleep(100);
     if (ftls_source_generation(r->id) != g0)
         r->lat[r->picked_up++] = now_ns() - swap;
@@ -313,7 +320,8 @@ static void rotations(struct run *r)
     for (int n = 1; n <= r->o.rotations; n++) {
         usleep((useconds_t)r->o.interval_ms * 1000u);
         rotate(r);
-        long hs = atomic_load(&r->d.handshakes), fl = atomic_load(&r->d.failures);
+        long hs = atomic_load(&r->d.handshakes),
+             fl = atomic_load(&r->d.failures);
         if (tty)
             printf("\r  rotation %3d/%ld  handshakes %7ld  failures %ld   ", n,
                    r->o.rotations, hs, fl);
@@ -369,7 +377,8 @@ static int report(struct run *r)
         printf("  %-28s %s\n", "first failure", r->d.first_failure);
     int pass = failures == 0 && n == r->o.rotations && fresh;
     printf("\nresult: %s\n", pass ? "PASS (no handshake failed; every "
-           "rotation was served)" : "FAIL");
+                                    "rotation was served)"
+                                  : "FAIL");
     return pass ? CLI_OK : CLI_FAIL;
 }
 

@@ -13,7 +13,8 @@
 const struct cli_command cli_cmd_mint = {
     "mint",
     "mint a leaf certificate for a host name with a CA",
-    "usage: freshtls mint [--] HOST --ca DIR [--key-out FILE] [--days N] [--allow-ip]\n\n"
+    "usage: freshtls mint [--] HOST --ca DIR [--key-out FILE] [--days N] "
+    "[--allow-ip]\n\n"
     "Mints a leaf for HOST signed by DIR/ca.crt + DIR/ca.key (as made by\n"
     "'freshtls ca init'): a fresh P-256 key, a random 128-bit serial, SAN\n"
     "dNSName, CN when HOST fits in 64 characters, AKI = the CA's SKI, SKI,\n"
@@ -77,7 +78,8 @@ int cmd_mint(int argc, char **argv)
     struct mint_args a = {0};
     const char *host = NULL;
     int npos = 0;
-    if (cli_parse("mint", g_mint_opts, &a, 1, argc, argv, &host, 1, &npos) != CLI_OK)
+    if (cli_parse("mint", g_mint_opts, &a, 1, argc, argv, &host, 1, &npos) !=
+        CLI_OK)
         return CLI_USAGE;
     if (host == NULL || a.ca == NULL)
         return cli_usage_error("mint", "HOST and --ca DIR are required");

@@ -150,8 +150,8 @@ struct roots_args {
 };
 
 /* The choices are in ftls_roots_origin order. */
-#define ORIGIN_OPT CLI_ENUM("--source", struct roots_args, origin, \
-                            "system|fallback|auto|both")
+#define ORIGIN_OPT                                                             \
+    CLI_ENUM("--source", struct roots_args, origin, "system|fallback|auto|both")
 static const struct cli_opt g_list_opts[] = {
     ORIGIN_OPT, CLI_FLAG("--json", NULL, struct roots_args, json), CLI_END};
 static const struct cli_opt g_export_opts[] = {
@@ -172,7 +172,8 @@ int cmd_roots(int argc, char **argv)
                                                               : g_check_opts;
     if (cli_parse("roots", table, &a, 2, argc, argv, &pos, 0, &npos) != CLI_OK)
         return CLI_USAGE;
-    ftls_roots_origin src = (ftls_roots_origin)a.origin; /* "system|fallback|auto|both" */
+    ftls_roots_origin src =
+        (ftls_roots_origin)a.origin; /* "system|fallback|auto|both" */
     const char *out = a.out;
     int json = a.json, all = a.all;
     if (strcmp(action, "list") && strcmp(action, "export") &&
@@ -196,8 +197,9 @@ int cmd_roots(int argc, char **argv)
         rc = check_roots(roots);
     } else {
         size_t n = 0;
-        if (ftls_roots_export_pem(roots, out, all ? FTLS_EXPORT_KEEP_ALL_DISTRUSTED
-                                                  : 0, 0, &n, err) != FTLS_OK) {
+        if (ftls_roots_export_pem(roots, out,
+                                  all ? FTLS_EXPORT_KEEP_ALL_DISTRUSTED : 0, 0,
+                                  &n, err) != FTLS_OK) {
             cli_report("export failed", err);
             goto done;
         }

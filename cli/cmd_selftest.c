@@ -45,8 +45,9 @@ static int check_error_model(char *why, size_t n)
     X509_free(x);
     BIO_free(bio);
     (void)ftls_error_set(err, FTLS_E_PARSE, "selftest");
-    int ok = ERR_GET_REASON(ftls_error_openssl_code(err)) == PEM_R_NO_START_LINE &&
-             strstr(ftls_error_message(err), "no start line") != NULL;
+    int ok =
+        ERR_GET_REASON(ftls_error_openssl_code(err)) == PEM_R_NO_START_LINE &&
+        strstr(ftls_error_message(err), "no start line") != NULL;
     if (!ok)
         snprintf(why, n, "OpenSSL reason lost: '%s'", ftls_error_message(err));
     ftls_error_free(err);

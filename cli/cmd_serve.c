@@ -44,7 +44,8 @@ struct server {
     atomic_int active;
 };
 
-static void audit_log(const char *name, ftls_code why, const char *msg, void *ud)
+static void audit_log(const char *name, ftls_code why, const char *msg,
+                      void *ud)
 {
     (void)ud;
     fprintf(stderr, "refused handshake for '%s': %s [%s]\n", name, msg,
@@ -109,7 +110,7 @@ static void *handle(void *arg)
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     SSL_CTX *ctx = c->srv->factory ? ftls_ctx_factory_get1_ctx(c->srv->factory)
                    : SSL_CTX_up_ref(c->srv->mint_ctx) ? c->srv->mint_ctx
-                                                       : NULL;
+                                                      : NULL;
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
     SSL_CTX_free(ctx); /* the SSL keeps its context */
     char req[8192], body[1024], resp[1400], served[400], peer[400];
@@ -124,13 +125,17 @@ static void *handle(void *arg)
         if (c->srv->factory != NULL &&
             ftls_ctx_factory_get_stats(c->srv->factory, &st) == FTLS_OK)
             gen = (unsigned long long)st.generation;
-        int blen = snprintf(body, sizeof(body), "served certificate: %s\n"
+        int blen = snprintf(body, sizeof(body),
+                            "served certificate: %s\n"
                             "context generation: %llu\nclient certificate: "
-                            "%s\n", served, gen, pc ? peer : "none");
-        int rlen = snprintf(resp, sizeof(resp), "HTTP/1.1 %s\r\nContent-Type: "
-                            "text/plain\r\nContent-Length: %d\r\nConnection: "
-                            "close\r\n\r\n%s", get ? "200 OK"
-                            : "405 Method Not Allowed", blen, body);
+                            "%s\n",
+                            served, gen, pc ? peer : "none");
+        int rlen =
+            snprintf(resp, sizeof(resp),
+                     "HTTP/1.1 %s\r\nContent-Type: "
+                     "text/plain\r\nContent-Length: %d\r\nConnection: "
+                     "close\r\n\r\n%s",
+                     get ? "200 OK" : "405 Method Not Allowed", blen, body);
         if (SSL_write(ssl, resp, rlen) == rlen)
             SSL_shutdown(ssl);
     }
@@ -185,7 +190,8 @@ static int listen_on(const char *spec, char *bound, size_t n)
             port = ntohs(s4->sin_port);
         }
     }
-    snprintf(bound, n, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr, port);
+    snprintf(bound, n, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr,
+             port);
     freeaddrinfo(ai);
     return fd;
 }
@@ -265,8 +271,8 @@ static int setup_mint(struct serve_state *st, const char *dir)
              ftls_ca_load(crt, key, &st->ca, err) == FTLS_OK &&
              ftls_leaf_cache_new(st->ca, NULL, &st->cache, err) == FTLS_OK &&
              (st->srv.mint_ctx = SSL_CTX_new(TLS_server_method())) != NULL &&
-             ftls_leaf_cache_attach(st->srv.mint_ctx, st->cache, audit_log, NULL,
-                                    err) == FTLS_OK;
+             ftls_leaf_cache_attach(st->srv.mint_ctx, st->cache, audit_log,
+                                    NULL, err) == FTLS_OK;
     if (!ok)
         cli_report("cannot set up minting", err);
     free(crt);
@@ -284,7 +290,8 @@ static int setup_identity(struct serve_state *st, const char *dir,
         ftls_source_set_event_callback(st->id, log_event, NULL) != FTLS_OK ||
         ftls_source_reload(st->id, err) != FTLS_OK ||
         ftls_ctx_factory_new(&t, &st->srv.factory, err) != FTLS_OK ||
-        ftls_ctx_factory_set_identity(st->srv.factory, st->id, err) != FTLS_OK ||
+        ftls_ctx_factory_set_identity(st->srv.factory, st->id, err) !=
+            FTLS_OK ||
         ftls_watcher_new(NULL, &st->w, err) != FTLS_OK ||
         ftls_watcher_add(st->w, st->id, err) != FTLS_OK) {
         cli_report("cannot load identity", err);
@@ -296,7 +303,8 @@ static int setup_identity(struct serve_state *st, const char *dir,
                                &st->cas, err) != FTLS_OK ||
          ftls_source_set_event_callback(st->cas, log_event, NULL) != FTLS_OK ||
          ftls_source_reload(st->cas, err) != FTLS_OK ||
-         ftls_ctx_factory_set_client_cas(st->srv.factory, st->cas, err) != FTLS_OK ||
+         ftls_ctx_factory_set_client_cas(st->srv.factory, st->cas, err) !=
+             FTLS_OK ||
          ftls_watcher_add(st->w, st->cas, err) != FTLS_OK)) {
         cli_report("cannot load client CAs", err);
         return 0;
@@ -315,8 +323,8 @@ static int run(struct serve_state *st, const char *listen_spec, int sfd)
     char bound[128];
     int lfd = listen_on(listen_spec, bound, sizeof(bound));
     if (lfd < 0) {
-        fprintf(stderr, "freshtls serve: cannot listen on %s: %s\n", listen_spec,
-                strerror(errno));
+        fprintf(stderr, "freshtls serve: cannot listen on %s: %s\n",
+                listen_spec, strerror(errno));
         return CLI_FAIL;
     }
     printf("listening on %s\n", bound);
@@ -334,11 +342,12 @@ int cmd_serve(int argc, char **argv)
     struct serve_args a = {.listen = "127.0.0.1:8443"};
     const char *pos = NULL;
     int npos = 0;
-    if (cli_parse("serve", g_serve_opts, &a, 1, argc, argv, &pos, 0, &npos) != CLI_OK)
+    if (cli_parse("serve", g_serve_opts, &a, 1, argc, argv, &pos, 0, &npos) !=
+        CLI_OK)
         return CLI_USAGE;
     if ((a.dir == NULL) == (a.mint_ca == NULL) || (a.mint_ca && a.client_ca))
         return cli_usage_error("serve", "give --dir (optionally with "
-                               "--client-ca) or --mint-ca");
+                                        "--client-ca) or --mint-ca");
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);

@@ -19,7 +19,8 @@ int cmd_version(int argc, char **argv)
     (void)argv;
     if (argc > 1)
         return cli_usage_error("version", "takes no arguments");
-    const char *loaded = ftls_version_openssl(), *built = ftls_version_openssl_built();
+    const char *loaded = ftls_version_openssl(),
+               *built = ftls_version_openssl_built();
     printf("freshtls %s\n", ftls_version_string());
     printf("OpenSSL  %s (loaded)\n", loaded);
     printf("built against %s\n", built);

@@ -53,7 +53,8 @@ int cmd_watch(int argc, char **argv)
     struct watch_args a = {0};
     const char *pos = NULL;
     int npos = 0;
-    if (cli_parse("watch", g_watch_opts, &a, 1, argc, argv, &pos, 0, &npos) != CLI_OK)
+    if (cli_parse("watch", g_watch_opts, &a, 1, argc, argv, &pos, 0, &npos) !=
+        CLI_OK)
         return CLI_USAGE;
     const char *dir = a.dir;
     ftls_watcher_options wo;

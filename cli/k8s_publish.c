@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 /* snprintf into a PATH_MAX buffer; 0 with ENAMETOOLONG on truncation. */
-static int path_of(char out[PATH_MAX], const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int path_of(char out[PATH_MAX],
+                                                         const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -36,8 +37,7 @@ int k8s_write_file(const char *path, const void *data, size_t len, int mode)
     return close(fd) == 0 && ok;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-                  struct FTW *f)
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
     (void)st, (void)flag, (void)f;
     return remove(p);
@@ -59,8 +59,7 @@ static void timestamp_name(char out[96])
     gmtime_r(&now.tv_sec, &tm);
     snprintf(out, 96, "..%04d_%02d_%02d_%02d_%02d_%02d.%09ld%u",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, now.tv_nsec,
-             atomic_fetch_add(&counter, 1));
+             tm.tm_min, tm.tm_sec, now.tv_nsec, atomic_fetch_add(&counter, 1));
 }
 
 static int write_generation(const char *dir, const char *ts,
@@ -80,8 +79,7 @@ static int write_generation(const char *dir, const char *ts,
 static int swap_data_link(const char *dir, const char *ts, long long *swap_ns)
 {
     char tmp[PATH_MAX], data[PATH_MAX];
-    if (!path_of(tmp, "%s/..data_tmp", dir) ||
-        !path_of(data, "%s/..data", dir))
+    if (!path_of(tmp, "%s/..data_tmp", dir) || !path_of(data, "%s/..data", dir))
         return 0;
     unlink(tmp);
     if (symlink(ts, tmp) != 0)

@@ -5,15 +5,9 @@
 #include "cli.h"
 
 static const struct cli_command *const g_commands[] = {
-    &cli_cmd_demo,
-    &cli_cmd_version,
-    &cli_cmd_selftest,
-    &cli_cmd_roots,
-    &cli_cmd_check,
-    &cli_cmd_watch,
-    &cli_cmd_serve,
-    &cli_cmd_ca,
-    &cli_cmd_mint,
+    &cli_cmd_demo,  &cli_cmd_version, &cli_cmd_selftest,
+    &cli_cmd_roots, &cli_cmd_check,   &cli_cmd_watch,
+    &cli_cmd_serve, &cli_cmd_ca,      &cli_cmd_mint,
 };
 #define N_COMMANDS (sizeof(g_commands) / sizeof(g_commands[0]))
 
@@ -29,12 +23,13 @@ static void print_main_help(FILE *out)
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-10s %s\n", g_commands[i]->name,
                 g_commands[i]->summary);
-    fprintf(out, "\noptions:\n"
-                 "  -v, --verbose  log library messages down to debug on stderr\n"
-                 "  -q, --quiet    log only errors (default: warnings and errors)\n"
-                 "  -h, --help     show this help\n"
-                 "  --version      same as 'freshtls version'\n"
-                 "\nexit status: 0 success, 1 failure, 2 usage error\n");
+    fprintf(out,
+            "\noptions:\n"
+            "  -v, --verbose  log library messages down to debug on stderr\n"
+            "  -q, --quiet    log only errors (default: warnings and errors)\n"
+            "  -h, --help     show this help\n"
+            "  --version      same as 'freshtls version'\n"
+            "\nexit status: 0 success, 1 failure, 2 usage error\n");
 }
 
 static void log_to_stderr(ftls_log_level level, const char *msg, void *ud)
@@ -69,8 +64,7 @@ int cli_wants_help(int argc, char **argv)
 
 void cli_print_help(const struct cli_command *cmd, FILE *out)
 {
-    fprintf(out, "freshtls %s: %s\n\n%s", cmd->name, cmd->summary,
-            cmd->usage);
+    fprintf(out, "freshtls %s: %s\n\n%s", cmd->name, cmd->summary, cmd->usage);
 }
 
 char *cli_path(const char *dir, const char *name)

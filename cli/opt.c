@@ -11,7 +11,8 @@
 static const struct cli_opt *find(const struct cli_opt *t, const char *arg)
 {
     for (; t->name != NULL; t++)
-        if (strcmp(arg, t->name) == 0 || (t->alias && strcmp(arg, t->alias) == 0))
+        if (strcmp(arg, t->name) == 0 ||
+            (t->alias && strcmp(arg, t->alias) == 0))
             return t;
     return NULL;
 }

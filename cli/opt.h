@@ -20,16 +20,31 @@ struct cli_opt {
     const char *name;  /* "--ca" */
     const char *alias; /* short form ("-o") or NULL */
     enum cli_opt_kind kind;
-    size_t offset;     /* where the value goes in the command's struct */
-    long min, max;     /* CLI_OPT_LONG bounds */
+    size_t offset;       /* where the value goes in the command's struct */
+    long min, max;       /* CLI_OPT_LONG bounds */
     const char *choices; /* CLI_OPT_ENUM: "server|client|any" */
 };
 
-#define CLI_FLAG(n, a, type, field) {n, a, CLI_OPT_FLAG, offsetof(type, field), 0, 0, NULL}
-#define CLI_STR(n, a, type, field) {n, a, CLI_OPT_STRING, offsetof(type, field), 0, 0, NULL}
-#define CLI_LONG(n, type, field, lo, hi) {n, NULL, CLI_OPT_LONG, offsetof(type, field), lo, hi, NULL}
-#define CLI_ENUM(n, type, field, ch) {n, NULL, CLI_OPT_ENUM, offsetof(type, field), 0, 0, ch}
-#define CLI_END {NULL, NULL, CLI_OPT_FLAG, 0, 0, 0, NULL}
+#define CLI_FLAG(n, a, type, field)                                            \
+    {                                                                          \
+        n, a, CLI_OPT_FLAG, offsetof(type, field), 0, 0, NULL                  \
+    }
+#define CLI_STR(n, a, type, field)                                             \
+    {                                                                          \
+        n, a, CLI_OPT_STRING, offsetof(type, field), 0, 0, NULL                \
+    }
+#define CLI_LONG(n, type, field, lo, hi)                                       \
+    {                                                                          \
+        n, NULL, CLI_OPT_LONG, offsetof(type, field), lo, hi, NULL             \
+    }
+#define CLI_ENUM(n, type, field, ch)                                           \
+    {                                                                          \
+        n, NULL, CLI_OPT_ENUM, offsetof(type, field), 0, 0, ch                 \
+    }
+#define CLI_END                                                                \
+    {                                                                          \
+        NULL, NULL, CLI_OPT_FLAG, 0, 0, 0, NULL                                \
+    }
 
 /*
  * Parse argv[first..argc) against `table` into `out`. Arguments that are

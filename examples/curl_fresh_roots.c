@@ -24,8 +24,9 @@ static CURLcode attach_fresh_roots(CURL *curl, void *ssl_ctx, void *userdata)
 {
     (void)curl;
     ftls_attach_config cfg = {.roots = userdata};
-    return ftls_ctx_attach(ssl_ctx, &cfg, NULL) == FTLS_OK ? CURLE_OK
-                                                            : CURLE_SSL_CERTPROBLEM;
+    return ftls_ctx_attach(ssl_ctx, &cfg, NULL) == FTLS_OK
+               ? CURLE_OK
+               : CURLE_SSL_CERTPROBLEM;
 }
 
 int main(int argc, char **argv)

@@ -33,7 +33,7 @@ static SSL_CTX *setup(void)
         ftls_leaf_cache_attach(ctx, cache, audit, NULL, NULL) != FTLS_OK)
         abort();
     ftls_ca_free(ca); /* the cache holds its own reference */
-    return ctx;        /* the cache lives as long as the process */
+    return ctx;       /* the cache lives as long as the process */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -46,9 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rec == NULL)
         return 0;
     size_t hs = size + 4;
-    unsigned char hdr[9] = {0x16, 0x03, 0x01, (unsigned char)(hs >> 8),
-                            (unsigned char)hs, 0x01, 0,
-                            (unsigned char)(size >> 8), (unsigned char)size};
+    unsigned char hdr[9] = {0x16,
+                            0x03,
+                            0x01,
+                            (unsigned char)(hs >> 8),
+                            (unsigned char)hs,
+                            0x01,
+                            0,
+                            (unsigned char)(size >> 8),
+                            (unsigned char)size};
     memcpy(rec, hdr, sizeof(hdr));
     memcpy(rec + 9, data, size);
     SSL *s = SSL_new(g_ctx);

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* Accepted fields must lie inside the input. */
         if (f.subject.p < copy || f.subject.p + f.subject.len > copy + size ||
             f.issuer.p < copy || f.issuer.p + f.issuer.len > copy + size ||
-            (f.ski.len && (f.ski.p < copy || f.ski.p + f.ski.len > copy + size)))
+            (f.ski.len &&
+             (f.ski.p < copy || f.ski.p + f.ski.len > copy + size)))
             abort();
     } else if (why == NULL) {
         abort();

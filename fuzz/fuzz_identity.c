@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                      NULL);
     } else if (mode == 1) {
         size_t half = n / 2;
-        rc = ftls__identity_from_pem(p, half, "cert", p + half, n - half,
-                                     "key", NULL, &id, NULL);
+        rc = ftls__identity_from_pem(p, half, "cert", p + half, n - half, "key",
+                                     NULL, &id, NULL);
     } else {
         rc = ftls__identity_from_pkcs12(p, n, "fuzz", "pass", &id, NULL);
     }

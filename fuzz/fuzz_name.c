@@ -32,8 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in[size - 1] = '\0';
     char out[256], again[256];
     int is_ip = -1, is_ip2 = -1;
-    if (ftls_leaf_normalize_name(in, allow_ip, out, sizeof(out), &is_ip, NULL) !=
-        FTLS_OK)
+    if (ftls_leaf_normalize_name(in, allow_ip, out, sizeof(out), &is_ip,
+                                 NULL) != FTLS_OK)
         return 0;
     size_t n = strlen(out);
     if (n == 0 || n > 253 || (is_ip && !allow_ip))
@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!(is_ip ? ip_char(out[i]) : dns_char(out[i])))
             abort();
     if (ftls_leaf_normalize_name(out, allow_ip, again, sizeof(again), &is_ip2,
-                            NULL) != FTLS_OK ||
+                                 NULL) != FTLS_OK ||
         strcmp(out, again) != 0 || is_ip != is_ip2)
         abort();
     return 0;

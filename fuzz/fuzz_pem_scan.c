@@ -24,7 +24,8 @@ static void inside(const char *p, size_t n, const char *lo, const char *hi)
 static void same_as_openssl(const struct ftls__pem_block *blk,
                             const unsigned char *der, size_t der_len)
 {
-    unsigned char *text = malloc(blk->body_len + 1), *ref = malloc(blk->body_len + 1);
+    unsigned char *text = malloc(blk->body_len + 1),
+                  *ref = malloc(blk->body_len + 1);
     size_t n = 0, pad = 0;
     if (text == NULL || ref == NULL)
         abort();

@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ftls_root_info info;
                 if (ftls_roots_get0_info(r, i, &info) != FTLS_OK)
                     continue;
-                STACK_OF(X509) *sk = X509_STORE_CTX_get1_certs(
-                    ctx, (X509_NAME *)info.subject);
+                STACK_OF(X509) *sk =
+                    X509_STORE_CTX_get1_certs(ctx, (X509_NAME *)info.subject);
                 sk_X509_pop_free(sk, X509_free);
             }
         }

@@ -22,7 +22,7 @@ static int t_cases_failed;
 #define CHECK(expr)                                                            \
     do {                                                                       \
         if (!(expr)) {                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
                     #expr);                                                    \
             t_failed_checks++;                                                 \
         }                                                                      \
@@ -52,8 +52,8 @@ static int t_cases_failed;
 #define REQUIRE(expr)                                                          \
     do {                                                                       \
         if (!(expr)) {                                                         \
-            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__,          \
-                    __LINE__, #expr);                                          \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, \
+                    #expr);                                                    \
             exit(1);                                                           \
         }                                                                      \
     } while (0)

@@ -30,7 +30,10 @@ static int should_fail(void)
     return 1;
 }
 
-static void *f_malloc(size_t n) { return should_fail() ? NULL : malloc(n); }
+static void *f_malloc(size_t n)
+{
+    return should_fail() ? NULL : malloc(n);
+}
 static void *f_realloc(void *p, size_t n)
 {
     return should_fail() ? NULL : realloc(p, n);
@@ -241,8 +244,10 @@ static ftls_code attach_step(void *a)
     if (ctx == NULL)
         return FTLS_E_NOMEM;
     ftls_attach_identity ids[] = {{NULL, g_id_src}};
-    ftls_attach_config cfg = {.identities = ids, .n_identities = 1,
-                              .roots = g_trust_src, .client_cas = g_trust_src};
+    ftls_attach_config cfg = {.identities = ids,
+                              .n_identities = 1,
+                              .roots = g_trust_src,
+                              .client_cas = g_trust_src};
     ftls_code rc = ftls_ctx_attach(ctx, &cfg, NULL);
     SSL_CTX_free(ctx);
     return rc;
@@ -282,7 +287,8 @@ static void test_attach_and_build(void)
 
     ftls_ctx_template t = {.is_server = 1};
     REQUIRE(ftls_ctx_factory_new(&t, &g_factory, NULL) == FTLS_OK);
-    REQUIRE(ftls_ctx_factory_set_identity(g_factory, g_id_src, NULL) == FTLS_OK);
+    REQUIRE(ftls_ctx_factory_set_identity(g_factory, g_id_src, NULL) ==
+            FTLS_OK);
     REQUIRE(ftls_ctx_factory_build(g_factory, NULL) == FTLS_OK);
     struct path pb = {"factory build", build_step, factory_kept, NULL, NULL};
     inject_each(&pb);

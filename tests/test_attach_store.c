@@ -17,13 +17,13 @@
 
 static char *g_dir;
 static EVP_PKEY *kA, *kB, *kI, *kL;
-static X509 *A, *B, *I;          /* root A, other root B, intermediate I<-A */
-static X509 *srv, *cli;          /* leaves under I: serverAuth, clientAuth */
-static X509_CRL *crl_leaf_A;     /* I revokes srv and cli */
-static X509_CRL *crl_int_A;      /* A revokes I */
-static X509_CRL *crl_empty_I;    /* I revokes nothing */
-static X509_CRL *crl_empty_A;    /* A revokes nothing */
-static ftls_source *g_trust;     /* trust source holding A */
+static X509 *A, *B, *I;       /* root A, other root B, intermediate I<-A */
+static X509 *srv, *cli;       /* leaves under I: serverAuth, clientAuth */
+static X509_CRL *crl_leaf_A;  /* I revokes srv and cli */
+static X509_CRL *crl_int_A;   /* A revokes I */
+static X509_CRL *crl_empty_I; /* I revokes nothing */
+static X509_CRL *crl_empty_A; /* A revokes nothing */
+static ftls_source *g_trust;  /* trust source holding A */
 static char g_bundle[512];
 
 static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *ik, X509 *const *revoked,
@@ -41,7 +41,8 @@ static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *ik, X509 *const *revoked,
         REQUIRE(r != NULL);
         REQUIRE(X509_REVOKED_set_serialNumber(
             r, (ASN1_INTEGER *)X509_get0_serialNumber(revoked[i])));
-        REQUIRE(X509_gmtime_adj(t, -600) && X509_REVOKED_set_revocationDate(r, t));
+        REQUIRE(X509_gmtime_adj(t, -600) &&
+                X509_REVOKED_set_revocationDate(r, t));
         REQUIRE(X509_CRL_add0_revoked(c, r));
     }
     REQUIRE(X509_CRL_sort(c));
@@ -55,20 +56,20 @@ static X509_CRL *make_crl(X509 *issuer, EVP_PKEY *ik, X509 *const *revoked,
 struct setting {
     const char *name;
     X509_CRL *crls[2];
-    unsigned long flags;   /* X509_V_FLAG_* on the context's store */
-    int store_purpose;     /* X509_PURPOSE_* on the context's store */
-    int ctx_purpose;       /* SSL_CTX_set_purpose */
-    int ssl_purpose;       /* SSL_set_purpose */
-    int store_cb;          /* 1: a store verify callback that rejects all
+    unsigned long flags; /* X509_V_FLAG_* on the context's store */
+    int store_purpose;   /* X509_PURPOSE_* on the context's store */
+    int ctx_purpose;     /* SSL_CTX_set_purpose */
+    int ssl_purpose;     /* SSL_set_purpose */
+    int store_cb;        /* 1: a store verify callback that rejects all
                             * 2: one that forgives revocation */
-    int ssl_cb;            /* the same, set per SSL */
-    int partial_chain;     /* trust I directly (store and source) */
-    const char *host;      /* SSL_set1_host (client side only) */
-    int info_cb;           /* a per-SSL info callback */
-    int ssl_store;         /* a per-SSL verify store with B only */
-    const char *email;     /* X509_VERIFY_PARAM_set1_email on the SSL */
-    int depth;             /* SSL_set_verify_depth(depth - 1); 0: leave */
-    const char *ip;        /* X509_VERIFY_PARAM_set1_ip_asc on the SSL */
+    int ssl_cb;          /* the same, set per SSL */
+    int partial_chain;   /* trust I directly (store and source) */
+    const char *host;    /* SSL_set1_host (client side only) */
+    int info_cb;         /* a per-SSL info callback */
+    int ssl_store;       /* a per-SSL verify store with B only */
+    const char *email;   /* X509_VERIFY_PARAM_set1_email on the SSL */
+    int depth;           /* SSL_set_verify_depth(depth - 1); 0: leave */
+    const char *ip;      /* X509_VERIFY_PARAM_set1_ip_asc on the SSL */
 };
 
 static int reject_all(int ok, X509_STORE_CTX *ctx)
@@ -137,7 +138,8 @@ static void configure_ssl(SSL *ssl, const struct setting *s)
 
 static SSL_CTX *identity_ctx(int server, X509 *leaf)
 {
-    SSL_CTX *c = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    SSL_CTX *c =
+        SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     STACK_OF(X509) *chain = sk_X509_new_null();
     REQUIRE(c && chain && sk_X509_push(chain, I));
     REQUIRE(SSL_CTX_use_cert_and_key(c, leaf, kL, chain, 1) == 1);
@@ -159,11 +161,11 @@ static ftls_source *partial_source(void)
 }
 
 /* The verifying side is the client (server == 0) or an mTLS server. */
-static void verdict(const struct setting *s, int server, int attached,
-                    int *hs, long *err)
+static void verdict(const struct setting *s, int server, int attached, int *hs,
+                    long *err)
 {
-    SSL_CTX *verifier = SSL_CTX_new(server ? TLS_server_method()
-                                           : TLS_client_method());
+    SSL_CTX *verifier =
+        SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     REQUIRE(verifier != NULL);
     if (server) {
         SSL_CTX_free(verifier);
@@ -203,9 +205,10 @@ static void compare(const struct setting *s)
         verdict(s, server, 0, &hp, &ep);
         verdict(s, server, 1, &ha, &ea);
         if (hp != ha || ep != ea) {
-            fprintf(stderr, "%s (%s side): plain handshake %d verify %ld, "
-                    "attached handshake %d verify %ld\n", s->name,
-                    server ? "server" : "client", hp, ep, ha, ea);
+            fprintf(stderr,
+                    "%s (%s side): plain handshake %d verify %ld, "
+                    "attached handshake %d verify %ld\n",
+                    s->name, server ? "server" : "client", hp, ep, ha, ea);
             CHECK(0);
         }
     }
@@ -215,7 +218,8 @@ static void test_crl_settings(void)
 {
     struct setting cases[] = {
         {.name = "no CRL checking"},
-        {.name = "CRL revokes leaf", .crls = {crl_leaf_A, crl_empty_A},
+        {.name = "CRL revokes leaf",
+         .crls = {crl_leaf_A, crl_empty_A},
          .flags = X509_V_FLAG_CRL_CHECK},
         {.name = "CRL_CHECK_ALL, intermediate revoked",
          .crls = {crl_empty_I, crl_int_A},
@@ -225,9 +229,13 @@ static void test_crl_settings(void)
          .flags = X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL},
         {.name = "CRL_CHECK, CRL missing", .flags = X509_V_FLAG_CRL_CHECK},
         {.name = "revoked, forgiven by store callback",
-         .crls = {crl_leaf_A}, .flags = X509_V_FLAG_CRL_CHECK, .store_cb = 2},
+         .crls = {crl_leaf_A},
+         .flags = X509_V_FLAG_CRL_CHECK,
+         .store_cb = 2},
         {.name = "revoked, forgiven by SSL callback",
-         .crls = {crl_leaf_A}, .flags = X509_V_FLAG_CRL_CHECK, .ssl_cb = 2},
+         .crls = {crl_leaf_A},
+         .flags = X509_V_FLAG_CRL_CHECK,
+         .ssl_cb = 2},
     };
     for (size_t i = 0; i < FTLS_ARRAY_LEN(cases); i++)
         compare(&cases[i]);
@@ -236,15 +244,19 @@ static void test_crl_settings(void)
 static void test_purpose_callback_and_flag_settings(void)
 {
     struct setting cases[] = {
-        {.name = "store purpose sslclient", .store_purpose = X509_PURPOSE_SSL_CLIENT},
-        {.name = "store purpose sslserver", .store_purpose = X509_PURPOSE_SSL_SERVER},
-        {.name = "ctx purpose sslclient", .ctx_purpose = X509_PURPOSE_SSL_CLIENT},
-        {.name = "SSL purpose sslserver", .ssl_purpose = X509_PURPOSE_SSL_SERVER},
+        {.name = "store purpose sslclient",
+         .store_purpose = X509_PURPOSE_SSL_CLIENT},
+        {.name = "store purpose sslserver",
+         .store_purpose = X509_PURPOSE_SSL_SERVER},
+        {.name = "ctx purpose sslclient",
+         .ctx_purpose = X509_PURPOSE_SSL_CLIENT},
+        {.name = "SSL purpose sslserver",
+         .ssl_purpose = X509_PURPOSE_SSL_SERVER},
         {.name = "store callback rejects", .store_cb = 1},
         {.name = "SSL callback rejects", .ssl_cb = 1},
         {.name = "X509_STRICT", .flags = X509_V_FLAG_X509_STRICT},
-        {.name = "policy check", .flags = X509_V_FLAG_POLICY_CHECK |
-                                          X509_V_FLAG_EXPLICIT_POLICY},
+        {.name = "policy check",
+         .flags = X509_V_FLAG_POLICY_CHECK | X509_V_FLAG_EXPLICIT_POLICY},
         {.name = "partial chain", .partial_chain = 1},
         {.name = "host matches", .host = "good.example.com"},
         {.name = "host mismatch", .host = "evil.example.net"},
@@ -254,7 +266,8 @@ static void test_purpose_callback_and_flag_settings(void)
         {.name = "IP mismatch", .ip = "192.0.2.7"},
         {.name = "depth 0 (chain too long)", .depth = 1},
         {.name = "depth 1 (enough)", .depth = 2},
-        {.name = "depth 0, store callback forgives all", .depth = 1,
+        {.name = "depth 0, store callback forgives all",
+         .depth = 1,
          .store_cb = 2},
     };
     for (size_t i = 0; i < FTLS_ARRAY_LEN(cases); i++)
@@ -356,20 +369,21 @@ enum { RESUME_INFO_CB = 1, RESUME_SERIALIZED = 2 };
 static void resume_case(int server_side, int max_version, int flags)
 {
     char path[600];
-    ftls_source *t = rotating_trust(server_side ? "cas.pem" : "roots.pem",
-                                    path, sizeof(path));
+    ftls_source *t = rotating_trust(server_side ? "cas.pem" : "roots.pem", path,
+                                    sizeof(path));
     struct resume_run r = {.info_cb = flags & RESUME_INFO_CB,
                            .serialized = flags & RESUME_SERIALIZED};
     r.server = identity_ctx(1, srv);
-    r.client = server_side ? identity_ctx(0, cli) : SSL_CTX_new(TLS_client_method());
+    r.client =
+        server_side ? identity_ctx(0, cli) : SSL_CTX_new(TLS_client_method());
     REQUIRE(r.client != NULL);
     SSL_CTX_set_max_proto_version(r.client, max_version);
     SSL_CTX_set_verify(r.client, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_session_id_context(r.server, (const unsigned char *)"t", 1);
     if (server_side) {
         REQUIRE(X509_STORE_add_cert(SSL_CTX_get_cert_store(r.client), A));
-        SSL_CTX_set_verify(r.server, SSL_VERIFY_PEER |
-                           SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        SSL_CTX_set_verify(
+            r.server, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
         ftls_attach_config cfg = {.client_cas = t};
         REQUIRE(ftls_ctx_attach(r.server, &cfg, NULL) == FTLS_OK);
     } else {
@@ -444,7 +458,8 @@ static void test_serialized_session_from_fork_child_not_resumed(void)
         r.client = attached_client(pa, &t);
         unsigned char *der = NULL;
         int n = handshake_with_session(&r, &reused) == 1
-                    ? i2d_SSL_SESSION(r.sess, &der) : 0;
+                    ? i2d_SSL_SESSION(r.sess, &der)
+                    : 0;
         _exit(n > 0 && write(fds[1], der, (size_t)n) == n ? 0 : 1);
     }
     close(fds[1]);
@@ -470,12 +485,18 @@ int main(void)
     REQUIRE((g_dir = tu_tmpdir()) != NULL);
     kA = tu_key(), kB = tu_key(), kI = tu_key(), kL = tu_key();
     long ten = 86400L * 3650;
-    struct tu_cert_opts ra = {.cn = "Store Root", .ca = 1, .lifetime = ten,
+    struct tu_cert_opts ra = {.cn = "Store Root",
+                              .ca = 1,
+                              .lifetime = ten,
                               .not_before_offset = -86400L * 100};
-    struct tu_cert_opts rb = {.cn = "Other Store Root", .ca = 1, .lifetime = ten};
-    struct tu_cert_opts ri = {.cn = "Store Intermediate", .ca = 1,
-                              .lifetime = ten, .not_before_offset = -86400L * 90};
-    REQUIRE((A = tu_cert(&ra, kA, NULL, NULL)) && (B = tu_cert(&rb, kB, NULL, NULL)));
+    struct tu_cert_opts rb = {
+        .cn = "Other Store Root", .ca = 1, .lifetime = ten};
+    struct tu_cert_opts ri = {.cn = "Store Intermediate",
+                              .ca = 1,
+                              .lifetime = ten,
+                              .not_before_offset = -86400L * 90};
+    REQUIRE((A = tu_cert(&ra, kA, NULL, NULL)) &&
+            (B = tu_cert(&rb, kB, NULL, NULL)));
     REQUIRE((I = tu_cert(&ri, kI, A, kA)) != NULL);
     srv = tu_leaf("srv", "good.example.com", NULL, "serverAuth", -86400,
                   86400 * 30, kL, I, kI);

@@ -38,8 +38,8 @@ static SSL_CTX *server_ctx(const struct tu_case *c)
 static SSL_CTX *client_ctx(const struct tu_case *c)
 {
     SSL_CTX *cc = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_verify(cc, SSL_VERIFY_PEER, c->override_expired ? accept_expired
-                                                                  : NULL);
+    SSL_CTX_set_verify(cc, SSL_VERIFY_PEER,
+                       c->override_expired ? accept_expired : NULL);
     if (c->dane_ee)
         REQUIRE(SSL_CTX_dane_enable(cc) > 0);
     return cc;
@@ -70,7 +70,8 @@ static struct outcome run(SSL_CTX *cc, const struct tu_case *c)
         unsigned char *spki = NULL, md[32];
         unsigned mdlen = 0;
         int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(c->leaf), &spki);
-        REQUIRE(n > 0 && EVP_Digest(spki, (size_t)n, md, &mdlen, EVP_sha256(), NULL));
+        REQUIRE(n > 0 &&
+                EVP_Digest(spki, (size_t)n, md, &mdlen, EVP_sha256(), NULL));
         REQUIRE(SSL_dane_enable(cl, "good.example.com") > 0);
         REQUIRE(SSL_dane_tlsa_add(cl, 3, 1, 1, md, mdlen) > 0);
         OPENSSL_free(spki);
@@ -162,7 +163,10 @@ static void test_distrust_rejects_through_attach(void)
 {
     X509 *late = leaf("late", "good.example.com", NULL, "serverAuth", -86400,
                       86400 * 30, P.I, P.kI);
-    struct tu_case c = {.name = "late", .leaf = late, .chain = {P.I}, .nchain = 1,
+    struct tu_case c = {.name = "late",
+                        .leaf = late,
+                        .chain = {P.I},
+                        .nchain = 1,
                         .distrust = 1};
     SSL_CTX *app = client_ctx(&c);
     ftls_attach_config cfg = {.fixed_roots = g_distrust_roots};
@@ -232,16 +236,18 @@ static void test_sni_selection_and_fail_closed(void)
     ftls_source *def = mem_identity("default.example");
     SSL_CTX *server = SSL_CTX_new(TLS_server_method());
     SSL_CTX_set_info_callback(server, app_info_cb);
-    ftls_attach_identity ids[] = {{"api.example.com", api},
-                                  {"*.example.org", wild},
-                                  {NULL, def}};
+    ftls_attach_identity ids[] = {
+        {"api.example.com", api}, {"*.example.org", wild}, {NULL, def}};
     ftls_attach_config cfg = {.identities = ids, .n_identities = 3};
     REQUIRE(ftls_ctx_attach(server, &cfg, NULL) == FTLS_OK);
     int rc;
-    CHECK(strcmp(handshake_cn(server, "api.example.com", &rc), "api.example.com") == 0);
+    CHECK(strcmp(handshake_cn(server, "api.example.com", &rc),
+                 "api.example.com") == 0);
     CHECK_EQ_INT(rc, 1);
-    CHECK(strcmp(handshake_cn(server, "x.example.org", &rc), "wild.example.org") == 0);
-    CHECK(strcmp(handshake_cn(server, "a.b.example.org", &rc), "default.example") == 0);
+    CHECK(strcmp(handshake_cn(server, "x.example.org", &rc),
+                 "wild.example.org") == 0);
+    CHECK(strcmp(handshake_cn(server, "a.b.example.org", &rc),
+                 "default.example") == 0);
     CHECK(strcmp(handshake_cn(server, NULL, &rc), "default.example") == 0);
     CHECK_EQ_INT(g_info_calls, 4); /* the application's callback still runs */
     SSL_CTX_free(server);
@@ -257,7 +263,8 @@ static void test_sni_selection_and_fail_closed(void)
     /* A trust source with nothing published: verification fails closed,
      * and the application's own info callback is still called. */
     ftls_source *empty = NULL;
-    REQUIRE(ftls_source_new_trust("/nonexistent/ca.pem", NULL, &empty, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_new_trust("/nonexistent/ca.pem", NULL, &empty, NULL) ==
+            FTLS_OK);
     SSL_CTX *cc = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(cc, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_info_callback(cc, app_info_cb);
@@ -270,7 +277,8 @@ static void test_sni_selection_and_fail_closed(void)
     SSL *c = SSL_new(cc), *s = SSL_new(srv);
     g_info_calls = 0;
     CHECK_EQ_INT(tu_handshake(c, s), -1);
-    CHECK_EQ_INT(SSL_get_verify_result(c), X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+    CHECK_EQ_INT(SSL_get_verify_result(c),
+                 X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
     CHECK_EQ_INT(g_info_calls, 1);
     SSL_free(c);
     SSL_free(s);
@@ -297,7 +305,10 @@ static void test_roots_rotate_for_long_lived_ctx(void)
     REQUIRE(ftls_ctx_attach(app, &cfg, NULL) == FTLS_OK);
     X509 *good = leaf("good", "good.example.com", NULL, "serverAuth", -86400,
                       86400 * 30, P.I, P.kI);
-    struct tu_case c = {.name = "rot", .leaf = good, .chain = {P.I}, .nchain = 1,
+    struct tu_case c = {.name = "rot",
+                        .leaf = good,
+                        .chain = {P.I},
+                        .nchain = 1,
                         .host = "good.example.com"};
     CHECK_EQ_INT(run(app, &c).handshake, -1); /* A not trusted yet */
     REQUIRE(tu_write_certs(path, "w", &P.A, 1));
@@ -323,7 +334,8 @@ int main(void)
     unsigned char *der = NULL;
     int len = i2d_X509(P.A, &der);
     const char *why;
-    REQUIRE(ftls__roots_new(FTLS_ROOTS_FALLBACK, &g_distrust_roots, NULL) == FTLS_OK);
+    REQUIRE(ftls__roots_new(FTLS_ROOTS_FALLBACK, &g_distrust_roots, NULL) ==
+            FTLS_OK);
     REQUIRE(ftls__roots_add_der(g_distrust_roots, der, (size_t)len, 0, "A",
                                 "test", (int64_t)time(NULL) - 10 * 86400,
                                 &why) == FTLS_OK);

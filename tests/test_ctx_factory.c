@@ -17,7 +17,9 @@ static X509 *CA;
 static void write_identity(const char *cn)
 {
     EVP_PKEY *k = tu_key();
-    struct tu_cert_opts o = {.cn = cn, .dns = "svc.example", .eku = "serverAuth",
+    struct tu_cert_opts o = {.cn = cn,
+                             .dns = "svc.example",
+                             .eku = "serverAuth",
                              .not_before_offset = -3600};
     X509 *leaf = tu_cert(&o, k, CA, kCA);
     REQUIRE(leaf != NULL);
@@ -163,8 +165,11 @@ static void test_template_alpn_and_setup(void)
 {
     static const unsigned char alpn[] = "\x02h2\x08http/1.1";
     int calls = 0;
-    ftls_ctx_template st = {.is_server = 1, .alpn = alpn, .alpn_len = sizeof(alpn) - 1,
-                            .min_version = TLS1_3_VERSION, .setup = setup_cb,
+    ftls_ctx_template st = {.is_server = 1,
+                            .alpn = alpn,
+                            .alpn_len = sizeof(alpn) - 1,
+                            .min_version = TLS1_3_VERSION,
+                            .setup = setup_cb,
                             .setup_arg = &calls};
     write_identity("gen-5");
     struct env e = {0};
@@ -228,16 +233,21 @@ static void test_misuse(void)
     ftls_ctx_factory *f = (ftls_ctx_factory *)0x1;
     CHECK_EQ_INT(ftls_ctx_factory_new(NULL, &f, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK(f == NULL);
-    CHECK_EQ_INT(ftls_ctx_factory_new(NULL, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_ctx_factory_new(NULL, NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     ftls_ctx_template st = {.is_server = 1};
     REQUIRE(ftls_ctx_factory_new(&st, &f, NULL) == FTLS_OK);
     CHECK(ftls_ctx_factory_get1_ctx(f) == NULL); /* nothing built yet */
     CHECK_EQ_INT(ftls_ctx_factory_build(f, NULL), FTLS_E_STATE);
-    CHECK_EQ_INT(ftls_ctx_factory_set_identity(f, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_ctx_factory_set_roots(NULL, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_ctx_factory_set_system_roots(f, (ftls_roots_origin)9, NULL),
+    CHECK_EQ_INT(ftls_ctx_factory_set_identity(f, NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_ctx_factory_get_stats(NULL, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_ctx_factory_set_roots(NULL, NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(
+        ftls_ctx_factory_set_system_roots(f, (ftls_roots_origin)9, NULL),
+        FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_ctx_factory_get_stats(NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK(ftls_ctx_factory_get1_ctx(NULL) == NULL);
     CHECK_EQ_INT(ftls_ctx_factory_build(NULL, NULL), FTLS_E_INVALID_ARGUMENT);
     ftls_ctx_factory_free(f);
@@ -252,7 +262,8 @@ int main(void)
     snprintf(g_ca_file, sizeof(g_ca_file), "%s/ca.pem", g_dir);
     REQUIRE(mkdir(g_id, 0755) == 0);
     kCA = tu_key();
-    struct tu_cert_opts o = {.cn = "Factory CA", .ca = 1, .lifetime = 86400L * 30};
+    struct tu_cert_opts o = {
+        .cn = "Factory CA", .ca = 1, .lifetime = 86400L * 30};
     REQUIRE((CA = tu_cert(&o, kCA, NULL, NULL)) != NULL);
     REQUIRE(tu_write_certs(g_ca_file, "w", &CA, 1));
     RUN(test_rotation_and_old_contexts_freed);

@@ -25,8 +25,8 @@ static void make(const char *cn, const char *eku, X509 *iss, EVP_PKEY *ik,
                  struct material *m)
 {
     EVP_PKEY *k = tu_key();
-    struct tu_cert_opts o = {.cn = cn, .dns = cn, .eku = eku,
-                             .not_before_offset = -3600};
+    struct tu_cert_opts o = {
+        .cn = cn, .dns = cn, .eku = eku, .not_before_offset = -3600};
     X509 *x = tu_cert(&o, k, iss, ik);
     REQUIRE(x != NULL);
     m->crt = tu_pem_certs(&x, 1, &m->ncrt);
@@ -42,7 +42,8 @@ static ftls_source *mem_source(const struct material *m)
     ftls_source *s = NULL;
     ftls_identity_options o = {.purpose = m->purpose};
     REQUIRE(ftls_source_new_identity_memory(&o, &s, NULL) == FTLS_OK);
-    REQUIRE(ftls_source_set_memory(s, m->crt, m->ncrt, m->key, m->nkey, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_set_memory(s, m->crt, m->ncrt, m->key, m->nkey, NULL) ==
+            FTLS_OK);
     REQUIRE(ftls_source_reload(s, NULL) == FTLS_OK);
     return s;
 }
@@ -53,7 +54,8 @@ static int mtls(SSL_CTX *server, ftls_source *client_id, ftls_source *roots,
     SSL_CTX *cc = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(cc, SSL_VERIFY_PEER, NULL);
     ftls_attach_identity id = {NULL, client_id};
-    ftls_attach_config cfg = {.identities = &id, .n_identities = 1, .roots = roots};
+    ftls_attach_config cfg = {
+        .identities = &id, .n_identities = 1, .roots = roots};
     REQUIRE(ftls_ctx_attach(cc, &cfg, NULL) == FTLS_OK);
     SSL *c = SSL_new(cc), *s = SSL_new(server);
     SSL_set_tlsext_host_name(c, "server.example");
@@ -97,9 +99,11 @@ static void test_client_ca_rotation(void)
 
     /* Attach mode on an application server context... */
     SSL_CTX *app = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_set_verify(app, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_verify(app, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+                       NULL);
     ftls_attach_identity id = {NULL, sid};
-    ftls_attach_config cfg = {.identities = &id, .n_identities = 1, .client_cas = cas};
+    ftls_attach_config cfg = {
+        .identities = &id, .n_identities = 1, .client_cas = cas};
     REQUIRE(ftls_ctx_attach(app, &cfg, NULL) == FTLS_OK);
     /* ...and a factory server, both fed by the same client-CA source. */
     ftls_ctx_template t = {.is_server = 1};
@@ -191,7 +195,8 @@ static void test_rotation_during_handshakes(void)
     X509_STORE_add_cert(SSL_CTX_get_cert_store(g_client), CA);
     pthread_t th[HS_THREADS];
     for (intptr_t i = 0; i < HS_THREADS; i++)
-        REQUIRE(pthread_create(&th[i], NULL, handshaker, (void *)(intptr_t)(i % 2 == 0)) == 0);
+        REQUIRE(pthread_create(&th[i], NULL, handshaker,
+                               (void *)(intptr_t)(i % 2 == 0)) == 0);
     for (int r = 1; r <= ROTATIONS; r++) {
         const struct material *m = &g_m[r % 2];
         REQUIRE(ftls_source_set_memory(g_id, m->crt, m->ncrt, m->key, m->nkey,

@@ -41,8 +41,9 @@ static void *serve(void *arg)
             atomic_store(&g_reused, SSL_session_reused(s));
             char buf[2048];
             SSL_read(s, buf, sizeof(buf));
-            static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n"
-                                       "Connection: close\r\n\r\nfresh\n";
+            static const char resp[] =
+                "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n"
+                "Connection: close\r\n\r\nfresh\n";
             SSL_write(s, resp, sizeof(resp) - 1);
             SSL_shutdown(s);
         }
@@ -56,8 +57,9 @@ static CURLcode attach_roots(CURL *curl, void *ssl_ctx, void *userdata)
 {
     (void)curl;
     ftls_attach_config cfg = {.roots = userdata};
-    return ftls_ctx_attach(ssl_ctx, &cfg, NULL) == FTLS_OK ? CURLE_OK
-                                                            : CURLE_SSL_CERTPROBLEM;
+    return ftls_ctx_attach(ssl_ctx, &cfg, NULL) == FTLS_OK
+               ? CURLE_OK
+               : CURLE_SSL_CERTPROBLEM;
 }
 
 static size_t sink(char *p, size_t sz, size_t n, void *ud)
@@ -139,8 +141,10 @@ static void fixture_up(struct fixture *f, int n)
     struct tu_cert_opts o2 = {.cn = "Server's CA", .ca = 1};
     f->ca1 = tu_cert(&o1, f->k1, NULL, NULL);
     f->ca2 = tu_cert(&o2, f->k2, NULL, NULL);
-    struct tu_cert_opts ol = {.cn = "127.0.0.1", .ip = "127.0.0.1",
-                              .eku = "serverAuth", .not_before_offset = -3600};
+    struct tu_cert_opts ol = {.cn = "127.0.0.1",
+                              .ip = "127.0.0.1",
+                              .eku = "serverAuth",
+                              .not_before_offset = -3600};
     f->leaf = tu_cert(&ol, f->kl, f->ca2, f->k2);
     REQUIRE(f->ca1 && f->ca2 && f->leaf);
     f->th = start_server(f->leaf, f->kl, f->url, sizeof(f->url));
@@ -215,8 +219,8 @@ int main(void)
     const char *backend;
     if (curl_openssl_major(&backend) != OPENSSL_VERSION_MAJOR) {
         printf("SKIP test_curl: libcurl uses %s, freshtls OpenSSL %d; an "
-               "SSL_CTX cannot cross between them\n", backend,
-               OPENSSL_VERSION_MAJOR);
+               "SSL_CTX cannot cross between them\n",
+               backend, OPENSSL_VERSION_MAJOR);
         return 77;
     }
     RUN(test_long_lived_handle_sees_new_ca);

@@ -15,7 +15,8 @@ static int64_t asn1_to_epoch(const ASN1_TIME *t)
     if (!ASN1_TIME_to_tm(t, &tm))
         return -1;
     return ftls__days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
-                                 (unsigned)tm.tm_mday) * 86400 +
+                                 (unsigned)tm.tm_mday) *
+               86400 +
            tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 }
 
@@ -140,26 +141,34 @@ static void test_bit_flips_refused_or_agree(void)
 static void test_times(void)
 {
     int64_t t = 0;
-    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"241130235959Z",
-                                13, &t), 0);
+    CHECK_EQ_INT(
+        ftls__der_time(0x17, (const unsigned char *)"241130235959Z", 13, &t),
+        0);
     CHECK_EQ_INT(t, 1733011199);
-    CHECK_EQ_INT(ftls__der_time(0x18, (const unsigned char *)"20500101000000Z",
-                                15, &t), 0);
+    CHECK_EQ_INT(
+        ftls__der_time(0x18, (const unsigned char *)"20500101000000Z", 15, &t),
+        0);
     CHECK_EQ_INT(t, 2524608000LL);
-    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"491231235959Z",
-                                13, &t), 0);
+    CHECK_EQ_INT(
+        ftls__der_time(0x17, (const unsigned char *)"491231235959Z", 13, &t),
+        0);
     CHECK_EQ_INT(t, 2524607999LL); /* UTCTime 49 = 2049 */
-    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"500101000000Z",
-                                13, &t), 0);
+    CHECK_EQ_INT(
+        ftls__der_time(0x17, (const unsigned char *)"500101000000Z", 13, &t),
+        0);
     CHECK_EQ_INT(t, -631152000LL); /* UTCTime 50 = 1950 */
-    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"241332235959Z",
-                                13, &t), -1);
-    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"2411302359590",
-                                13, &t), -1);
-    CHECK_EQ_INT(ftls__der_time(0x17, (const unsigned char *)"24113023595Z",
-                                12, &t), -1);
-    CHECK_EQ_INT(ftls__der_time(0x18, (const unsigned char *)"2024x130235959Z",
-                                15, &t), -1);
+    CHECK_EQ_INT(
+        ftls__der_time(0x17, (const unsigned char *)"241332235959Z", 13, &t),
+        -1);
+    CHECK_EQ_INT(
+        ftls__der_time(0x17, (const unsigned char *)"2411302359590", 13, &t),
+        -1);
+    CHECK_EQ_INT(
+        ftls__der_time(0x17, (const unsigned char *)"24113023595Z", 12, &t),
+        -1);
+    CHECK_EQ_INT(
+        ftls__der_time(0x18, (const unsigned char *)"2024x130235959Z", 15, &t),
+        -1);
 }
 
 int main(void)

@@ -52,7 +52,8 @@ static void set_identity(ftls_source *s, X509 *leaf, EVP_PKEY *k)
 static int hs(ftls_ctx_factory *sf, ftls_ctx_factory *cf, SSL_SESSION **sess,
               int *reused)
 {
-    SSL_CTX *sc = ftls_ctx_factory_get1_ctx(sf), *cc = ftls_ctx_factory_get1_ctx(cf);
+    SSL_CTX *sc = ftls_ctx_factory_get1_ctx(sf),
+            *cc = ftls_ctx_factory_get1_ctx(cf);
     REQUIRE(sc && cc);
     SSL *s = SSL_new(sc), *c = tu_client_ssl(cc, "fs.example");
     SSL_CTX_free(sc);
@@ -76,7 +77,8 @@ static void run(int remove_on_server, int max_version)
 {
     char cas_path[600], roots_path[600];
     ftls_source *cas = trust_file("cas.pem", A, cas_path, sizeof(cas_path));
-    ftls_source *roots = trust_file("roots.pem", A, roots_path, sizeof(roots_path));
+    ftls_source *roots =
+        trust_file("roots.pem", A, roots_path, sizeof(roots_path));
     ftls_source *sid = identity(srv, kS, FTLS_IDENTITY_SERVER);
     ftls_source *cid = identity(cli, kC, FTLS_IDENTITY_CLIENT);
     ftls_ctx_template st = {.is_server = 1, .max_version = max_version};
@@ -100,7 +102,8 @@ static void run(int remove_on_server, int max_version)
     CHECK_EQ_INT(reused, 1);
     const char *path = remove_on_server ? cas_path : roots_path;
     REQUIRE(tu_write_certs(path, "w", &B, 1)); /* A is no longer trusted */
-    REQUIRE(ftls_source_reload(remove_on_server ? cas : roots, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_reload(remove_on_server ? cas : roots, NULL) ==
+            FTLS_OK);
     CHECK_EQ_INT(hs(sf, cf, &sess, &reused), remove_on_server ? -2 : -1);
     CHECK_EQ_INT(reused, 0);
     SSL_SESSION_free(sess);
@@ -127,12 +130,18 @@ int main(void)
 {
     REQUIRE((g_dir = tu_tmpdir()) != NULL);
     kA = tu_key(), kB = tu_key(), kS = tu_key(), kC = tu_key();
-    struct tu_cert_opts ra = {.cn = "FS Root A", .ca = 1, .not_before_offset = -86400};
-    struct tu_cert_opts rb = {.cn = "FS Root B", .ca = 1, .not_before_offset = -86400};
-    REQUIRE((A = tu_cert(&ra, kA, NULL, NULL)) && (B = tu_cert(&rb, kB, NULL, NULL)));
-    srv = tu_leaf("fs.example", "fs.example", NULL, "serverAuth", -3600, 86400, kS, A, kA);
-    srv2 = tu_leaf("fs.example", "fs.example", NULL, "serverAuth", -3000, 86400, kS, A, kA);
-    cli = tu_leaf("client", "client.example", NULL, "clientAuth", -3600, 86400, kC, A, kA);
+    struct tu_cert_opts ra = {
+        .cn = "FS Root A", .ca = 1, .not_before_offset = -86400};
+    struct tu_cert_opts rb = {
+        .cn = "FS Root B", .ca = 1, .not_before_offset = -86400};
+    REQUIRE((A = tu_cert(&ra, kA, NULL, NULL)) &&
+            (B = tu_cert(&rb, kB, NULL, NULL)));
+    srv = tu_leaf("fs.example", "fs.example", NULL, "serverAuth", -3600, 86400,
+                  kS, A, kA);
+    srv2 = tu_leaf("fs.example", "fs.example", NULL, "serverAuth", -3000, 86400,
+                   kS, A, kA);
+    cli = tu_leaf("client", "client.example", NULL, "clientAuth", -3600, 86400,
+                  kC, A, kA);
     REQUIRE(srv && srv2 && cli);
     RUN(test_server_factory_tickets_follow_client_cas);
     RUN(test_client_factory_sessions_follow_roots);

@@ -61,8 +61,7 @@ static size_t count_certs(const char *file)
     X509_STORE *s = X509_STORE_new();
     REQUIRE(s != NULL);
     size_t n = 0;
-    if (X509_STORE_load_file(s, file) == 1)
-    {
+    if (X509_STORE_load_file(s, file) == 1) {
         STACK_OF(X509) *all = X509_STORE_get1_all_certs(s);
         n = (size_t)sk_X509_num(all);
         sk_X509_pop_free(all, X509_free);
@@ -96,10 +95,12 @@ static void test_export_policy(void)
     CHECK(stat(out, &st) == 0 && (st.st_mode & 0777) == 0644);
     /* --all keeps them. A year earlier only Entrust... is still kept too. */
     CHECK_EQ_INT(ftls_roots_export_pem(r, out, FTLS_EXPORT_KEEP_ALL_DISTRUSTED,
-                                       now, &n, NULL), FTLS_OK);
+                                       now, &n, NULL),
+                 FTLS_OK);
     CHECK_EQ_INT(n, 121);
     CHECK_EQ_INT(ftls_roots_export_pem(r, out, 0, 1735689600LL /* 2025-01-01 */,
-                                       &n, NULL), FTLS_OK);
+                                       &n, NULL),
+                 FTLS_OK);
     CHECK_EQ_INT(n, 121);
     ftls_roots_free(r);
     tu_rmrf(dir);

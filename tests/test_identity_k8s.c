@@ -202,7 +202,8 @@ static int vanishing_open(int dirfd, const char *path, int flags)
 {
     if (g_vanish_armed && strcmp(path, "tls.key") == 0) {
         g_vanish_armed = 0;
-        REQUIRE(publish_material(g_vanish_dir, &g_m[5])); /* deletes the old dir */
+        REQUIRE(
+            publish_material(g_vanish_dir, &g_m[5])); /* deletes the old dir */
     }
     return openat(dirfd, path, flags);
 }
@@ -213,7 +214,8 @@ static void test_file_vanishes_mid_read(void)
     REQUIRE(mkdir(g_vanish_dir, 0755) == 0);
     REQUIRE(publish_material(g_vanish_dir, &g_m[4]));
     ftls_source *s = NULL;
-    REQUIRE(ftls_source_new_identity_dir(g_vanish_dir, NULL, &s, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_new_identity_dir(g_vanish_dir, NULL, &s, NULL) ==
+            FTLS_OK);
     g_vanish_armed = 1;
     ftls__fileio_set_hooks(vanishing_open, NULL);
     ftls_code rc = ftls_source_reload(s, NULL);
@@ -242,7 +244,8 @@ static void test_swap_between_cert_and_key(void)
 {
     REQUIRE(publish_material(g_vanish_dir, &g_m[6]));
     ftls_source *s = NULL;
-    REQUIRE(ftls_source_new_identity_dir(g_vanish_dir, NULL, &s, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_new_identity_dir(g_vanish_dir, NULL, &s, NULL) ==
+            FTLS_OK);
     g_swap_armed = 1;
     ftls__read_generation_set_hook(swap_between_files);
     ftls_error *err = NULL;
@@ -301,7 +304,8 @@ int main(void)
 {
     REQUIRE((g_root = tu_tmpdir()) != NULL);
     kCA = tu_key();
-    struct tu_cert_opts o = {.cn = "K8s Test CA", .ca = 1, .lifetime = 86400L * 365};
+    struct tu_cert_opts o = {
+        .cn = "K8s Test CA", .ca = 1, .lifetime = 86400L * 365};
     REQUIRE((CA = tu_cert(&o, kCA, NULL, NULL)) != NULL);
     RUN(test_atomic_writer_loop);
     RUN(test_non_atomic_writer);

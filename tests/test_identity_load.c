@@ -31,14 +31,21 @@ static void setup(void)
     REQUIRE((g_dir = tu_tmpdir()) != NULL);
     kCA = tu_key(), kI = tu_key(), kL = tu_key(), kOther = tu_key();
     long day = 86400;
-    struct tu_cert_opts oca = {.cn = "Id Root", .ca = 1, .lifetime = 3650 * day};
-    struct tu_cert_opts oi = {.cn = "Id Intermediate", .ca = 1, .lifetime = 3650 * day};
-    struct tu_cert_opts ol = {.cn = "leaf.example", .dns = "leaf.example",
-                              .eku = "serverAuth", .not_before_offset = -day};
-    struct tu_cert_opts oe = {.cn = "expired.example", .not_before_offset = -60 * day,
+    struct tu_cert_opts oca = {
+        .cn = "Id Root", .ca = 1, .lifetime = 3650 * day};
+    struct tu_cert_opts oi = {
+        .cn = "Id Intermediate", .ca = 1, .lifetime = 3650 * day};
+    struct tu_cert_opts ol = {.cn = "leaf.example",
+                              .dns = "leaf.example",
+                              .eku = "serverAuth",
+                              .not_before_offset = -day};
+    struct tu_cert_opts oe = {.cn = "expired.example",
+                              .not_before_offset = -60 * day,
                               .lifetime = 30 * day};
-    struct tu_cert_opts of = {.cn = "future.example", .not_before_offset = 5 * day};
-    struct tu_cert_opts os = {.cn = "soon.example", .not_before_offset = -day,
+    struct tu_cert_opts of = {.cn = "future.example",
+                              .not_before_offset = 5 * day};
+    struct tu_cert_opts os = {.cn = "soon.example",
+                              .not_before_offset = -day,
                               .lifetime = day + 3600};
     REQUIRE((CA = tu_cert(&oca, kCA, NULL, NULL)) != NULL);
     REQUIRE((I = tu_cert(&oi, kI, CA, kCA)) != NULL);
@@ -118,7 +125,8 @@ static void test_dir_source_and_accessors(void)
     CHECK_EQ_INT(ftls_identity_use_ctx(id, ctx, NULL), FTLS_OK);
     CHECK(X509_cmp(SSL_CTX_get0_certificate(ctx), L) == 0);
     SSL_CTX_free(ctx);
-    CHECK_EQ_INT(ftls_source_get1_roots(s, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_source_get1_roots(s, NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     ftls_roots *r = NULL;
     CHECK_EQ_INT(ftls_source_get1_roots(s, &r, NULL), FTLS_E_STATE);
     ftls_identity_free(id);
@@ -178,10 +186,22 @@ static void put(const char *dir, const char *name, const char *text)
     REQUIRE(tu_write_file(path, text, strlen(text)));
 }
 
-static void m_garbage(const char *d) { put(d, "tls.crt", "garbage\n"); }
-static void m_mismatch(const char *d) { write_dir(d, L, kOther); }
-static void m_expired(const char *d) { write_dir(d, L_expired, kL); }
-static void m_future(const char *d) { write_dir(d, L_future, kL); }
+static void m_garbage(const char *d)
+{
+    put(d, "tls.crt", "garbage\n");
+}
+static void m_mismatch(const char *d)
+{
+    write_dir(d, L, kOther);
+}
+static void m_expired(const char *d)
+{
+    write_dir(d, L_expired, kL);
+}
+static void m_future(const char *d)
+{
+    write_dir(d, L_future, kL);
+}
 static void m_missing_key(const char *d)
 {
     char path[4096];
@@ -240,10 +260,14 @@ static void m_weak_rsa(const char *d)
     X509_free(x);
     EVP_PKEY_free(rsa);
 }
-static void m_key_for_second(const char *d) { write_dir(d, L, kI); }
+static void m_key_for_second(const char *d)
+{
+    write_dir(d, L, kI);
+}
 static void m_private_key_block_in_crt(const char *d)
 {
-    put(d, "tls.crt", "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
+    put(d, "tls.crt",
+        "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
 }
 
 static int eacces_open(int dirfd, const char *path, int flags)
@@ -262,11 +286,13 @@ static void m_permission(const char *d)
 
 static void test_rejections_keep_previous(void)
 {
-    expect_rejected("garbage", m_garbage, FTLS_E_PARSE, "no certificate found", NULL);
+    expect_rejected("garbage", m_garbage, FTLS_E_PARSE, "no certificate found",
+                    NULL);
     expect_rejected("mismatch", m_mismatch, FTLS_E_KEY_MISMATCH,
                     "does not match", NULL);
     expect_rejected("expired", m_expired, FTLS_E_EXPIRED, "has expired", NULL);
-    expect_rejected("future", m_future, FTLS_E_NOT_YET_VALID, "not valid yet", NULL);
+    expect_rejected("future", m_future, FTLS_E_NOT_YET_VALID, "not valid yet",
+                    NULL);
     expect_rejected("nokey", m_missing_key, FTLS_E_NOT_FOUND, "tls.key", NULL);
     expect_rejected("reversed", m_reversed, FTLS_E_CHAIN_ORDER,
                     "belongs to certificate 2", NULL);
@@ -277,11 +303,12 @@ static void test_rejections_keep_previous(void)
     expect_rejected("truncated", m_truncated, FTLS_E_PARSE, "truncated", NULL);
     expect_rejected("huge", m_huge, FTLS_E_TOO_LARGE, "limit", NULL);
     expect_rejected("loop", m_loop, FTLS_E_IO, "symbolic links", NULL);
-    expect_rejected("weakrsa", m_weak_rsa, FTLS_E_KEY_POLICY, "1024-bit RSA", NULL);
+    expect_rejected("weakrsa", m_weak_rsa, FTLS_E_KEY_POLICY, "1024-bit RSA",
+                    NULL);
     expect_rejected("crl", m_private_key_block_in_crt, FTLS_E_PARSE,
                     "unexpected PEM block 'X509 CRL'", NULL);
-    expect_rejected("perm", m_permission, FTLS_E_PERMISSION, "Permission denied",
-                    NULL);
+    expect_rejected("perm", m_permission, FTLS_E_PERMISSION,
+                    "Permission denied", NULL);
     ftls__fileio_set_hooks(NULL, NULL);
 }
 
@@ -329,20 +356,23 @@ static void test_single_pem_any_order(void)
     sprintf(mix, "%s%s", key, certs);
     REQUIRE(tu_write_file(p("combined.pem"), mix, strlen(mix)));
     ftls_source *s = NULL;
-    REQUIRE(ftls_source_new_identity_pem(p("combined.pem"), NULL, &s, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_new_identity_pem(p("combined.pem"), NULL, &s, NULL) ==
+            FTLS_OK);
     CHECK_EQ_INT(ftls_source_reload(s, NULL), FTLS_OK);
     ftls_source_free(s);
     /* key between leaf and intermediate */
     char *mid = strstr(certs, "-----END CERTIFICATE-----\n") + 26;
     sprintf(mix, "%.*s%s%s", (int)(mid - certs), certs, key, mid);
     REQUIRE(tu_write_file(p("combined2.pem"), mix, strlen(mix)));
-    REQUIRE(ftls_source_new_identity_pem(p("combined2.pem"), NULL, &s, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_new_identity_pem(p("combined2.pem"), NULL, &s, NULL) ==
+            FTLS_OK);
     CHECK_EQ_INT(ftls_source_reload(s, NULL), FTLS_OK);
     ftls_source_free(s);
     /* two keys */
     sprintf(mix, "%s%s%s", key, certs, key);
     REQUIRE(tu_write_file(p("twokeys.pem"), mix, strlen(mix)));
-    REQUIRE(ftls_source_new_identity_pem(p("twokeys.pem"), NULL, &s, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_new_identity_pem(p("twokeys.pem"), NULL, &s, NULL) ==
+            FTLS_OK);
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
     CHECK_EQ_INT(ftls_source_reload(s, err), FTLS_E_PARSE);
@@ -438,7 +468,8 @@ static void test_memory_source(void)
     CHECK_EQ_INT(ftls_source_generation(s), 1);
     ftls_source *d = NULL;
     REQUIRE(ftls_source_new_identity_dir("/tmp", NULL, &d, NULL) == FTLS_OK);
-    CHECK_EQ_INT(ftls_source_set_memory(d, certs, nc, NULL, 0, NULL), FTLS_E_STATE);
+    CHECK_EQ_INT(ftls_source_set_memory(d, certs, nc, NULL, 0, NULL),
+                 FTLS_E_STATE);
     ftls_source_free(d);
     ftls_source_free(s);
     free(certs);
@@ -455,7 +486,8 @@ static void test_pem_error_line_numbers(void)
     size_t lines = 0;
     for (size_t i = 0; i < nc; i++)
         lines += certs[i] == '\n';
-    const char bad[] = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+    const char bad[] =
+        "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
     char *buf = malloc(nc + sizeof(bad));
     REQUIRE(buf != NULL);
     memcpy(buf, certs, nc);
@@ -544,14 +576,16 @@ static void test_null_args(void)
                  FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_source_reload(NULL, NULL), FTLS_E_INVALID_ARGUMENT);
     ftls_identity *id = (ftls_identity *)0x1;
-    CHECK_EQ_INT(ftls_source_get1_identity(NULL, &id, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_source_get1_identity(NULL, &id, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK(id == NULL);
     CHECK_EQ_INT(ftls_source_generation(NULL), 0);
     CHECK_EQ_INT(ftls_source_get_status(NULL, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_source_set_event_callback(NULL, NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
     CHECK(strcmp(ftls_source_describe(NULL), "") == 0);
-    CHECK(strcmp(ftls_source_event_name((ftls_source_event_type)99), "unknown") == 0);
+    CHECK(strcmp(ftls_source_event_name((ftls_source_event_type)99),
+                 "unknown") == 0);
     ftls_source_free(NULL);
     ftls_identity_free(NULL);
     CHECK_EQ_INT(ftls_identity_up_ref(NULL), FTLS_E_INVALID_ARGUMENT);
@@ -559,10 +593,13 @@ static void test_null_args(void)
     CHECK(ftls_identity_get0_chain(NULL) == NULL);
     CHECK(ftls_identity_get0_key(NULL) == NULL);
     CHECK_EQ_INT(ftls_identity_generation(NULL), 0);
-    CHECK_EQ_INT(ftls_identity_fingerprint(NULL, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_identity_fingerprint(NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_identity_not_after(NULL), 0);
-    CHECK_EQ_INT(ftls_identity_use_ctx(NULL, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_identity_use_ssl(NULL, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_identity_use_ctx(NULL, NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_identity_use_ssl(NULL, NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
 }
 
 int main(void)

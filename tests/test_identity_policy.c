@@ -31,8 +31,11 @@ static struct pem pem_of(X509 *const *certs, int n, EVP_PKEY *k)
 
 static X509 *issue(const char *eku, int ca, EVP_PKEY *k)
 {
-    struct tu_cert_opts o = {.cn = "policy.example", .dns = "policy.example",
-                             .eku = eku, .ca = ca, .not_before_offset = -3600};
+    struct tu_cert_opts o = {.cn = "policy.example",
+                             .dns = "policy.example",
+                             .eku = eku,
+                             .ca = ca,
+                             .not_before_offset = -3600};
     X509 *x = tu_cert(&o, k, CA, kCA);
     REQUIRE(x != NULL);
     return x;
@@ -40,8 +43,9 @@ static X509 *issue(const char *eku, int ca, EVP_PKEY *k)
 
 /* A source holding a good identity, then `bad`: the reload must fail with
  * `want` and a message containing `why`, keeping generation 1. */
-static void expect_rejected(const ftls_identity_options *o, const struct pem *bad,
-                            ftls_code want, const char *why)
+static void expect_rejected(const ftls_identity_options *o,
+                            const struct pem *bad, ftls_code want,
+                            const char *why)
 {
     EVP_PKEY *gk = tu_key();
     X509 *good = issue("serverAuth,clientAuth", 0, gk);
@@ -50,7 +54,8 @@ static void expect_rejected(const ftls_identity_options *o, const struct pem *ba
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
     REQUIRE(ftls_source_new_identity_memory(o, &s, NULL) == FTLS_OK);
-    REQUIRE(ftls_source_set_memory(s, g.crt, g.ncrt, g.key, g.nkey, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_set_memory(s, g.crt, g.ncrt, g.key, g.nkey, NULL) ==
+            FTLS_OK);
     REQUIRE(ftls_source_reload(s, NULL) == FTLS_OK);
     REQUIRE(ftls_source_set_memory(s, bad->crt, bad->ncrt, bad->key, bad->nkey,
                                    NULL) == FTLS_OK);
@@ -70,7 +75,8 @@ static void expect_accepted(const ftls_identity_options *o, const struct pem *p)
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
     REQUIRE(ftls_source_new_identity_memory(o, &s, NULL) == FTLS_OK);
-    REQUIRE(ftls_source_set_memory(s, p->crt, p->ncrt, p->key, p->nkey, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_set_memory(s, p->crt, p->ncrt, p->key, p->nkey, NULL) ==
+            FTLS_OK);
     CHECK_EQ_INT(ftls_source_reload(s, err), FTLS_OK);
     if (ftls_error_code(err) != FTLS_OK)
         fprintf(stderr, "  %s\n", ftls_error_message(err));
@@ -166,8 +172,8 @@ static void test_purpose(void)
 int main(void)
 {
     kCA = tu_key();
-    struct tu_cert_opts co = {.cn = "Policy CA", .ca = 1,
-                              .not_before_offset = -86400};
+    struct tu_cert_opts co = {
+        .cn = "Policy CA", .ca = 1, .not_before_offset = -86400};
     REQUIRE((CA = tu_cert(&co, kCA, NULL, NULL)) != NULL);
     RUN(test_curves_tls_cannot_use);
     RUN(test_security_level);

@@ -30,7 +30,8 @@ static void test_str_printf_reports_truncation(void)
     CHECK_EQ_INT(ftls__str_printf(b, 0, "x"), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls__path_join(b, sizeof(b), "/etc", "ab"), FTLS_OK);
     CHECK(strcmp(b, "/etc/ab") == 0);
-    CHECK_EQ_INT(ftls__path_join(b, sizeof(b), "/etc", "abc"), FTLS_E_TOO_LARGE);
+    CHECK_EQ_INT(ftls__path_join(b, sizeof(b), "/etc", "abc"),
+                 FTLS_E_TOO_LARGE);
 }
 
 static void test_str_message_marks_cut(void)
@@ -136,7 +137,8 @@ static void watch_many_paths(int force_polling)
     ftls_source *src = NULL;
     REQUIRE(ftls_source_new_trust(list, NULL, &src, NULL) == FTLS_OK);
     REQUIRE(ftls_source_reload(src, NULL) == FTLS_OK);
-    ftls_watcher_options wo = {.debounce_ms = 10, .poll_interval_ms = 50,
+    ftls_watcher_options wo = {.debounce_ms = 10,
+                               .poll_interval_ms = 50,
                                .force_polling = force_polling};
     ftls_watcher *w = NULL;
     REQUIRE(ftls_watcher_new(&wo, &w, NULL) == FTLS_OK);

@@ -80,8 +80,10 @@ static void keep(ftls_log_level l, const char *m, void *ud)
 static void test_untrusted_bytes_escaped(void)
 {
     REQUIRE(ftls_log_set_callback(keep, NULL, FTLS_LOG_DEBUG) == FTLS_OK);
-    ftls__log(FTLS_LOG_WARN, "name '%s'", "a\nINFO loaded generation 9\x1b[2J\xc3\xa9");
-    CHECK_STR_CONTAINS(g_seen, "name 'a\\x0aINFO loaded generation 9\\x1b[2J\\xc3\\xa9'");
+    ftls__log(FTLS_LOG_WARN, "name '%s'",
+              "a\nINFO loaded generation 9\x1b[2J\xc3\xa9");
+    CHECK_STR_CONTAINS(
+        g_seen, "name 'a\\x0aINFO loaded generation 9\\x1b[2J\\xc3\\xa9'");
     for (const char *p = g_seen; *p; p++)
         CHECK(*p >= 0x20 && *p < 0x7f);
     char again[2048];
@@ -90,7 +92,8 @@ static void test_untrusted_bytes_escaped(void)
     CHECK(strcmp(again, g_seen) == 0);
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
-    CHECK(ftls__err(err, FTLS_E_PARSE, "%s: bad", "dir\r\nforged") == FTLS_E_PARSE);
+    CHECK(ftls__err(err, FTLS_E_PARSE, "%s: bad", "dir\r\nforged") ==
+          FTLS_E_PARSE);
     CHECK_STR_CONTAINS(ftls_error_message(err), "dir\\x0d\\x0aforged: bad");
     ftls_error_free(err);
     char small[6] = "ab\ncd"; /* an escape is never split by truncation */

@@ -20,7 +20,8 @@ static void expect_name(const char *in, int allow_ip, ftls_code want,
     int is_ip = -1;
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
-    ftls_code rc = ftls_leaf_normalize_name(in, allow_ip, out, sizeof(out), &is_ip, err);
+    ftls_code rc =
+        ftls_leaf_normalize_name(in, allow_ip, out, sizeof(out), &is_ip, err);
     if (rc != want)
         fprintf(stderr, "name '%s': got %s (%s)\n", in, ftls_code_name(rc),
                 ftls_error_message(err));
@@ -40,7 +41,8 @@ static void test_name_rules(void)
     snprintf(n254, sizeof(n254), "%s.%s.%s.%s", l63, l63, l63, l63); /* 255 */
     expect_name("Shop.Example.COM", 0, FTLS_OK, "shop.example.com", NULL);
     expect_name("shop.example.com.", 0, FTLS_OK, "shop.example.com", NULL);
-    expect_name("xn--bcher-kva.example", 0, FTLS_OK, "xn--bcher-kva.example", NULL);
+    expect_name("xn--bcher-kva.example", 0, FTLS_OK, "xn--bcher-kva.example",
+                NULL);
     expect_name("a-b.c1.example", 0, FTLS_OK, NULL, NULL);
     expect_name(l63, 0, FTLS_OK, NULL, NULL);
     expect_name("", 0, FTLS_E_NAME_REJECTED, NULL, "empty name");
@@ -55,14 +57,16 @@ static void test_name_rules(void)
     expect_name("-a.example", 0, FTLS_E_NAME_REJECTED, NULL, "hyphen");
     expect_name("a-.example", 0, FTLS_E_NAME_REJECTED, NULL, "hyphen");
     expect_name("a_b.example", 0, FTLS_E_NAME_REJECTED, NULL, "'_'");
-    expect_name("caf\xc3\xa9.example", 0, FTLS_E_NAME_REJECTED, NULL, "not allowed");
+    expect_name("caf\xc3\xa9.example", 0, FTLS_E_NAME_REJECTED, NULL,
+                "not allowed");
     expect_name("a b.example", 0, FTLS_E_NAME_REJECTED, NULL, "not allowed");
     expect_name("*.example.com", 0, FTLS_E_NAME_REJECTED, NULL, "wildcards");
     expect_name("10.0.0.1", 1, FTLS_OK, "10.0.0.1", NULL);
     expect_name("[2001:DB8::1]", 1, FTLS_OK, "2001:db8::1", NULL);
     char out[256];
-    CHECK_EQ_INT(ftls_leaf_normalize_name(NULL, 0, out, sizeof(out), NULL, NULL),
-                 FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(
+        ftls_leaf_normalize_name(NULL, 0, out, sizeof(out), NULL, NULL),
+        FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_leaf_normalize_name("a", 0, out, 10, NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
 }
@@ -93,13 +97,15 @@ static void test_leaf_properties(void)
 {
     int64_t now = (int64_t)time(NULL);
     ftls_leaf *l = NULL;
-    REQUIRE(ftls_leaf_mint(g_ca, "Shop.Example.com.", NULL, now, &l, NULL) == FTLS_OK);
+    REQUIRE(ftls_leaf_mint(g_ca, "Shop.Example.com.", NULL, now, &l, NULL) ==
+            FTLS_OK);
     X509 *x = ftls_leaf_get0_cert(l);
     CHECK_EQ_INT(verify_strict(x, "shop.example.com", NULL), 1);
     CHECK(verify_strict(x, "other.example.com", NULL) != 1);
     /* AKI keyid equals the CA's actual SKI. */
     const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(x);
-    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ftls_ca_get0_cert(g_ca));
+    const ASN1_OCTET_STRING *ski =
+        X509_get0_subject_key_id(ftls_ca_get0_cert(g_ca));
     CHECK(aki && ski && ASN1_OCTET_STRING_cmp(aki, ski) == 0);
     CHECK(X509_get0_subject_key_id(x) != NULL);
     /* A fresh key, not the CA's. */
@@ -112,7 +118,8 @@ static void test_leaf_properties(void)
     CHECK(X509_get_key_usage(x) == KU_DIGITAL_SIGNATURE);
     CHECK(X509_get_extended_key_usage(x) == XKU_SSL_SERVER);
     int crit = -1;
-    BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
+    BASIC_CONSTRAINTS *bc =
+        X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
     CHECK(bc != NULL && !bc->ca && crit == 1);
     BASIC_CONSTRAINTS_free(bc);
     ASN1_BIT_STRING *ku = X509_get_ext_d2i(x, NID_key_usage, &crit, NULL);
@@ -122,8 +129,10 @@ static void test_leaf_properties(void)
     char cn[80] = "";
     tu_cn(x, cn, sizeof(cn));
     CHECK(strcmp(cn, "shop.example.com") == 0);
-    CHECK_EQ_INT(ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), (time_t)(now - 300)), 0);
-    CHECK_EQ_INT(ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), (time_t)(now + 3600)), 0);
+    CHECK_EQ_INT(
+        ASN1_TIME_cmp_time_t(X509_get0_notBefore(x), (time_t)(now - 300)), 0);
+    CHECK_EQ_INT(
+        ASN1_TIME_cmp_time_t(X509_get0_notAfter(x), (time_t)(now + 3600)), 0);
     CHECK_EQ_INT(ftls_leaf_not_after(l), now + 3600);
     CHECK_EQ_INT(sk_X509_num(ftls_leaf_get0_chain(l)), 1);
     ftls_leaf_free(l);
@@ -180,7 +189,8 @@ static void test_serials_unique(void)
     REQUIRE(serials != NULL);
     for (int i = 0; i < N; i++) {
         ftls_leaf *l = NULL;
-        REQUIRE(ftls_leaf_mint(g_ca, "same.example", NULL, 0, &l, NULL) == FTLS_OK);
+        REQUIRE(ftls_leaf_mint(g_ca, "same.example", NULL, 0, &l, NULL) ==
+                FTLS_OK);
         const ASN1_INTEGER *sn = X509_get0_serialNumber(ftls_leaf_get0_cert(l));
         BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
         CHECK(BN_num_bits(bn) >= 129 - 8); /* 0x01 prefix + 128 random bits */
@@ -210,8 +220,10 @@ static void test_ca_lifecycle(void)
     CHECK(X509_get_key_usage(x) == (KU_KEY_CERT_SIGN | KU_CRL_SIGN));
     CHECK(X509_get0_subject_key_id(x) != NULL);
     int crit = -1;
-    BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
-    CHECK(bc && bc->ca && crit == 1 && bc->pathlen && ASN1_INTEGER_get(bc->pathlen) == 0);
+    BASIC_CONSTRAINTS *bc =
+        X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
+    CHECK(bc && bc->ca && crit == 1 && bc->pathlen &&
+          ASN1_INTEGER_get(bc->pathlen) == 0);
     BASIC_CONSTRAINTS_free(bc);
     /* Export: modes, atomic, never overwriting. */
     CHECK_EQ_INT(ftls_ca_export(g_ca, crt, key, NULL), FTLS_OK);
@@ -226,13 +238,15 @@ static void test_ca_lifecycle(void)
     ftls_ca *back = NULL;
     CHECK_EQ_INT(ftls_ca_load(crt, key, &back, NULL), FTLS_OK);
     ftls_leaf *l = NULL;
-    CHECK_EQ_INT(ftls_leaf_mint(back, "rt.example", NULL, 0, &l, NULL), FTLS_OK);
+    CHECK_EQ_INT(ftls_leaf_mint(back, "rt.example", NULL, 0, &l, NULL),
+                 FTLS_OK);
     CHECK_EQ_INT(verify_strict(ftls_leaf_get0_cert(l), "rt.example", NULL), 1);
     char lc[4200], lk[4200];
     snprintf(lc, sizeof(lc), "%s/leaf.crt", dir);
     snprintf(lk, sizeof(lk), "%s/leaf.key", dir);
     X509 *lx = ftls_leaf_get0_cert(l);
-    REQUIRE(tu_write_certs(lc, "w", &lx, 1) && tu_write_key(lk, ftls_leaf_get0_key(l)));
+    REQUIRE(tu_write_certs(lc, "w", &lx, 1) &&
+            tu_write_key(lk, ftls_leaf_get0_key(l)));
     ftls_ca *bad = NULL;
     CHECK_EQ_INT(ftls_ca_load(lc, lk, &bad, err), FTLS_E_KEY_POLICY);
     CHECK_STR_CONTAINS(ftls_error_message(err), "not a CA");
@@ -285,24 +299,31 @@ static void test_misuse(void)
     CHECK_EQ_INT(ftls_ca_load(NULL, NULL, &ca, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK(ca == NULL);
     CHECK_EQ_INT(ftls_ca_export(NULL, "a", "b", NULL), FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_leaf_mint(NULL, "a", NULL, 0, &l, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_leaf_mint(NULL, "a", NULL, 0, &l, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK(l == NULL);
-    CHECK_EQ_INT(ftls_leaf_mint(g_ca, NULL, NULL, 0, &l, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_leaf_mint(g_ca, NULL, NULL, 0, &l, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_ca_up_ref(NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_leaf_up_ref(NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK(ftls_ca_get0_cert(NULL) == NULL);
-    CHECK(ftls_leaf_get0_cert(NULL) == NULL && ftls_leaf_get0_key(NULL) == NULL &&
+    CHECK(ftls_leaf_get0_cert(NULL) == NULL &&
+          ftls_leaf_get0_key(NULL) == NULL &&
           ftls_leaf_get0_chain(NULL) == NULL);
     CHECK_EQ_INT(ftls_leaf_not_after(NULL), 0);
     ftls_ca_free(NULL);
     ftls_leaf_free(NULL);
     ftls_leaf_cache *c = (ftls_leaf_cache *)0x1;
-    CHECK_EQ_INT(ftls_leaf_cache_new(NULL, NULL, &c, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_leaf_cache_new(NULL, NULL, &c, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK(c == NULL);
     ftls_leaf_cache_options bad = {.remint_fraction = 1.5};
-    CHECK_EQ_INT(ftls_leaf_cache_new(g_ca, &bad, &c, NULL), FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_leaf_cache_get1(NULL, "a", &l, NULL), FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_leaf_cache_get_stats(NULL, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_leaf_cache_new(g_ca, &bad, &c, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_leaf_cache_get1(NULL, "a", &l, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_leaf_cache_get_stats(NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_leaf_cache_attach(NULL, NULL, NULL, NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
     ftls_leaf_cache_free(NULL);
@@ -310,7 +331,8 @@ static void test_misuse(void)
 
 int main(void)
 {
-    ftls_ca_options o = {.common_name = "Test Interception CA", .validity = 86400};
+    ftls_ca_options o = {.common_name = "Test Interception CA",
+                         .validity = 86400};
     REQUIRE(ftls_ca_generate(&o, &g_ca, NULL) == FTLS_OK);
     RUN(test_name_rules);
     RUN(test_leaf_properties);

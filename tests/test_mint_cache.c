@@ -22,7 +22,8 @@ static void *requester(void *arg)
 {
     int i = (int)(intptr_t)arg;
     pthread_barrier_wait(&g_start);
-    if (ftls_leaf_cache_get1(g_cache, "flight.example", &g_got[i], NULL) != FTLS_OK)
+    if (ftls_leaf_cache_get1(g_cache, "flight.example", &g_got[i], NULL) !=
+        FTLS_OK)
         g_got[i] = NULL;
     return NULL;
 }
@@ -59,8 +60,8 @@ static int64_t fake_now(void *arg)
 static void test_expiry_remint(void)
 {
     g_clock = (int64_t)time(NULL);
-    ftls_leaf_cache_options o = {.remint_fraction = 0.5, .now = fake_now,
-                                 .mint = {.lifetime = 3600}};
+    ftls_leaf_cache_options o = {
+        .remint_fraction = 0.5, .now = fake_now, .mint = {.lifetime = 3600}};
     ftls_leaf_cache *c = NULL;
     REQUIRE(ftls_leaf_cache_new(g_ca, &o, &c, NULL) == FTLS_OK);
     ftls_leaf *a = NULL, *b = NULL, *d = NULL;
@@ -72,7 +73,8 @@ static void test_expiry_remint(void)
     REQUIRE(ftls_leaf_cache_get1(c, "exp.example", &d, NULL) == FTLS_OK);
     CHECK(d != a);
     CHECK(ASN1_INTEGER_cmp(X509_get0_serialNumber(ftls_leaf_get0_cert(a)),
-                           X509_get0_serialNumber(ftls_leaf_get0_cert(d))) != 0);
+                           X509_get0_serialNumber(ftls_leaf_get0_cert(d))) !=
+          0);
     CHECK(ftls_leaf_not_after(d) > ftls_leaf_not_after(a));
     ftls_leaf_cache_stats st;
     REQUIRE(ftls_leaf_cache_get_stats(c, &st) == FTLS_OK);
@@ -80,7 +82,8 @@ static void test_expiry_remint(void)
     CHECK_EQ_INT(st.hits, 1);
     CHECK_EQ_INT(st.size, 1);
     /* The replaced leaf stays valid for its holders. */
-    CHECK(X509_check_private_key(ftls_leaf_get0_cert(a), ftls_leaf_get0_key(a)) == 1);
+    CHECK(X509_check_private_key(ftls_leaf_get0_cert(a),
+                                 ftls_leaf_get0_key(a)) == 1);
     ftls_leaf_free(a);
     ftls_leaf_free(b);
     ftls_leaf_free(d);
@@ -109,7 +112,8 @@ static void test_lru_bound(void)
     CHECK_EQ_INT(st.mints, 501); /* hot.example minted once */
     /* Rejected names count as failures and are never cached. */
     ftls_leaf *l = NULL;
-    CHECK_EQ_INT(ftls_leaf_cache_get1(c, "bad_name", &l, NULL), FTLS_E_NAME_REJECTED);
+    CHECK_EQ_INT(ftls_leaf_cache_get1(c, "bad_name", &l, NULL),
+                 FTLS_E_NAME_REJECTED);
     REQUIRE(ftls_leaf_cache_get_stats(c, &st) == FTLS_OK);
     CHECK_EQ_INT(st.failures, 1);
     ftls_leaf_cache_free(c);
@@ -153,11 +157,14 @@ static void test_resolver(void)
     SSL_CTX *server = SSL_CTX_new(TLS_server_method());
     SSL_CTX *client = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(client, SSL_VERIFY_PEER, NULL);
-    X509_STORE_add_cert(SSL_CTX_get_cert_store(client), ftls_ca_get0_cert(g_ca));
-    X509_STORE_set_flags(SSL_CTX_get_cert_store(client), X509_V_FLAG_X509_STRICT);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(client),
+                        ftls_ca_get0_cert(g_ca));
+    X509_STORE_set_flags(SSL_CTX_get_cert_store(client),
+                         X509_V_FLAG_X509_STRICT);
     struct audit_rec a = {0};
     REQUIRE(ftls_leaf_cache_attach(server, c, audit, &a, NULL) == FTLS_OK);
-    CHECK_EQ_INT(ftls_leaf_cache_attach(server, c, audit, &a, NULL), FTLS_E_STATE);
+    CHECK_EQ_INT(ftls_leaf_cache_attach(server, c, audit, &a, NULL),
+                 FTLS_E_STATE);
 
     CHECK_EQ_INT(handshake_for(server, client, "Shop.Example.com"), 1);
     CHECK_EQ_INT(handshake_for(server, client, "shop.example.com"), 1);
@@ -177,7 +184,8 @@ static void test_resolver(void)
     CHECK_STR_CONTAINS(a.msg, "'_' is not allowed");
     /* Hostile bytes in the SNI reach the audit record, and the error
      * message, escaped: no line breaks or terminal escapes. */
-    CHECK(handshake_for(server, client, "evil\n2026 loaded generation 9\x1b[31m") != 1);
+    CHECK(handshake_for(server, client,
+                        "evil\n2026 loaded generation 9\x1b[31m") != 1);
     CHECK_EQ_INT(a.calls, 3);
     CHECK(strchr(a.name, '\n') == NULL && strchr(a.name, '\x1b') == NULL);
     CHECK_STR_CONTAINS(a.name, "evil\\x0a2026 loaded generation 9\\x1b[31m");
@@ -223,7 +231,8 @@ static void test_concurrent_resolver_storm(void)
     g_cli = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(g_cli, SSL_VERIFY_PEER, NULL);
     X509_STORE_add_cert(SSL_CTX_get_cert_store(g_cli), ftls_ca_get0_cert(g_ca));
-    X509_STORE_set_flags(SSL_CTX_get_cert_store(g_cli), X509_V_FLAG_X509_STRICT);
+    X509_STORE_set_flags(SSL_CTX_get_cert_store(g_cli),
+                         X509_V_FLAG_X509_STRICT);
     REQUIRE(ftls_leaf_cache_attach(g_srv, c, NULL, NULL, NULL) == FTLS_OK);
     pthread_t th[4];
     for (int i = 0; i < 4; i++)

@@ -43,9 +43,18 @@ static void c_free(void *p, const char *f, int l)
         atomic_fetch_sub(&g_live, (long long)malloc_usable_size(p));
     free(p);
 }
-static void *f_malloc(size_t n) { return c_malloc(n, NULL, 0); }
-static void *f_realloc(void *p, size_t n) { return c_realloc(p, n, NULL, 0); }
-static void f_free(void *p) { c_free(p, NULL, 0); }
+static void *f_malloc(size_t n)
+{
+    return c_malloc(n, NULL, 0);
+}
+static void *f_realloc(void *p, size_t n)
+{
+    return c_realloc(p, n, NULL, 0);
+}
+static void f_free(void *p)
+{
+    c_free(p, NULL, 0);
+}
 
 static void test_flood_is_bounded(void)
 {
@@ -71,9 +80,11 @@ static void test_flood_is_bounded(void)
     }
     ftls_leaf_cache_stats st;
     REQUIRE(ftls_leaf_cache_get_stats(c, &st) == FTLS_OK);
-    printf("# flood=%d capacity=%d size=%zu evictions=%llu live-at-capacity=%lld "
-           "peak-after=%lld bytes\n", FLOOD, CAPACITY, st.size,
-           (unsigned long long)st.evictions, at_capacity, peak);
+    printf(
+        "# flood=%d capacity=%d size=%zu evictions=%llu live-at-capacity=%lld "
+        "peak-after=%lld bytes\n",
+        FLOOD, CAPACITY, st.size, (unsigned long long)st.evictions, at_capacity,
+        peak);
     CHECK(st.size <= CAPACITY);
     CHECK_EQ_INT(st.evictions, FLOOD - CAPACITY);
     /* Bounded: the flood does not grow memory beyond the full cache (10%

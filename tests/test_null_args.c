@@ -45,7 +45,8 @@ static void test_snapshot_api_nulls(void)
     CHECK_EQ_INT(ftls_cell_new(NULL, NULL, NULL, err), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_error_code(err), FTLS_E_INVALID_ARGUMENT);
     CHECK_STR_CONTAINS(ftls_error_message(err), "ftls_cell_new");
-    CHECK_EQ_INT(ftls_cell_new(NULL, NULL, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_cell_new(NULL, NULL, NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     ftls_cell_free(NULL);
     CHECK_EQ_INT(ftls_cell_publish(NULL, &gen, &gen, err),
                  FTLS_E_INVALID_ARGUMENT);
@@ -79,8 +80,10 @@ static void test_version_api(void)
     CHECK_EQ_INT(ftls_version_number(), FTLS_VERSION_NUMBER);
     /* The loaded OpenSSL and the one built against: 3.x or 4.x, and the
      * same major (the test is built with the library's headers). */
-    const char *loaded = ftls_version_openssl(), *built = ftls_version_openssl_built();
-    CHECK(strncmp(loaded, "OpenSSL 3.", 10) == 0 || strncmp(loaded, "OpenSSL 4.", 10) == 0);
+    const char *loaded = ftls_version_openssl(),
+               *built = ftls_version_openssl_built();
+    CHECK(strncmp(loaded, "OpenSSL 3.", 10) == 0 ||
+          strncmp(loaded, "OpenSSL 4.", 10) == 0);
     CHECK(strcmp(built, OPENSSL_VERSION_TEXT) == 0);
     CHECK(strncmp(loaded, built, 10) == 0);
 }

@@ -11,8 +11,11 @@
 
 static ftls_code decode(const char *body, unsigned char **out, size_t *n)
 {
-    struct ftls__pem_block blk = {.label = "X", .label_len = 1, .body = body,
-                                  .body_len = strlen(body), .line = 1};
+    struct ftls__pem_block blk = {.label = "X",
+                                  .label_len = 1,
+                                  .body = body,
+                                  .body_len = strlen(body),
+                                  .line = 1};
     return ftls__pem_decode(&blk, out, n);
 }
 
@@ -46,19 +49,19 @@ static void test_valid_bodies(void)
 
 static void test_invalid_bodies(void)
 {
-    expect_refused("");                 /* nothing decoded */
+    expect_refused(""); /* nothing decoded */
     expect_refused("\n\n");
-    expect_refused("Zm9vYmF");          /* partial quantum */
+    expect_refused("Zm9vYmF"); /* partial quantum */
     expect_refused("Zm9vY");
-    expect_refused("Zm9vYg===");        /* three pad characters */
-    expect_refused("Zm9v=YmFy");        /* data after padding */
+    expect_refused("Zm9vYg==="); /* three pad characters */
+    expect_refused("Zm9v=YmFy"); /* data after padding */
     expect_refused("Zm9vYg==Zm9v");
     expect_refused("Zm9vYmE");
-    expect_refused("Zm9v-mFy");         /* outside the alphabet */
+    expect_refused("Zm9v-mFy"); /* outside the alphabet */
     expect_refused("Zm9v_mFy");
     expect_refused("Proc-Type: 4,ENCRYPTED\nZm9vYmFy"); /* PEM headers */
     expect_refused("Zm9vYmFy\x80");
-    expect_refused("Zg=");              /* padding without a whole quantum */
+    expect_refused("Zg="); /* padding without a whole quantum */
     expect_refused("====");
 }
 

@@ -296,8 +296,8 @@ static void make_memory_source(ftls_source **out)
     EVP_PKEY *ck = tu_key(), *lk = tu_key();
     struct tu_cert_opts co = {.cn = "fork CA", .ca = 1};
     X509 *ca = tu_cert(&co, ck, NULL, NULL);
-    X509 *leaf = tu_leaf("fork.example", "fork.example", NULL, "serverAuth", -60,
-                         86400, lk, ca, ck);
+    X509 *leaf = tu_leaf("fork.example", "fork.example", NULL, "serverAuth",
+                         -60, 86400, lk, ca, ck);
     REQUIRE(ca && leaf);
     size_t cl = 0, kl = 0;
     char *cp = tu_pem_certs(&leaf, 1, &cl), *kp = tu_pem_key(lk, &kl);

@@ -51,12 +51,15 @@ static void test_sticky_first_error(void)
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
     ftls_roots *r = (ftls_roots *)0x1;
-    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &r, err), FTLS_E_NOT_FOUND);
+    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &r, err),
+                 FTLS_E_NOT_FOUND);
     CHECK(r == NULL);
     CHECK_STR_CONTAINS(ftls_error_message(err), "roots.pem");
     /* The override is unusable: auto and both do not fall back. */
-    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_AUTO, &r, err), FTLS_E_NOT_FOUND);
-    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_BOTH, &r, err), FTLS_E_NOT_FOUND);
+    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_AUTO, &r, err),
+                 FTLS_E_NOT_FOUND);
+    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_BOTH, &r, err),
+                 FTLS_E_NOT_FOUND);
     /* The embedded bundle never depends on the file system. */
     CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_FALLBACK, &r, err), FTLS_OK);
     CHECK_EQ_INT(ftls_roots_count(r), 121);
@@ -64,7 +67,8 @@ static void test_sticky_first_error(void)
     /* Fixing the file does not change the answer until a refresh. */
     REQUIRE(tu_write_certs(g_file, "w", &g_root[0], 1));
     ftls_error_clear(err);
-    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &r, err), FTLS_E_NOT_FOUND);
+    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &r, err),
+                 FTLS_E_NOT_FOUND);
     CHECK_EQ_INT(ftls_error_code(err), FTLS_E_NOT_FOUND);
     CHECK_EQ_INT(ftls_roots_generation(), 0);
     ftls_error_free(err);
@@ -76,13 +80,16 @@ static void test_refresh_succeeds(void)
 {
     CHECK_EQ_INT(ftls_roots_refresh(NULL), FTLS_OK);
     CHECK_EQ_INT(ftls_roots_generation(), 1);
-    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &g_good, NULL), FTLS_OK);
+    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &g_good, NULL),
+                 FTLS_OK);
     CHECK_EQ_INT(ftls_roots_count(g_good), 1);
     ftls_roots *again = NULL, *both = NULL, *autor = NULL;
-    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &again, NULL), FTLS_OK);
+    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &again, NULL),
+                 FTLS_OK);
     CHECK(again == g_good); /* same refcounted set, no reload */
     ftls_roots_free(again);
-    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_AUTO, &autor, NULL), FTLS_OK);
+    CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_AUTO, &autor, NULL),
+                 FTLS_OK);
     CHECK(autor == g_good);
     ftls_roots_free(autor);
     CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_BOTH, &both, NULL), FTLS_OK);

@@ -27,8 +27,10 @@ static void setup(void)
 {
     REQUIRE((g_dir = tu_tmpdir()) != NULL);
     EVP_PKEY *k1 = tu_key(), *k2 = tu_key();
-    struct tu_cert_opts o1 = {.cn = "Test Root One", .ca = 1, .lifetime = 86400L * 3650};
-    struct tu_cert_opts o2 = {.cn = "Test Root Two", .ca = 1, .lifetime = 86400L * 3650};
+    struct tu_cert_opts o1 = {
+        .cn = "Test Root One", .ca = 1, .lifetime = 86400L * 3650};
+    struct tu_cert_opts o2 = {
+        .cn = "Test Root Two", .ca = 1, .lifetime = 86400L * 3650};
     REQUIRE((g_ca1 = tu_cert(&o1, k1, NULL, NULL)) != NULL);
     REQUIRE((g_ca2 = tu_cert(&o2, k2, NULL, NULL)) != NULL);
     EVP_PKEY_free(k1);
@@ -49,7 +51,8 @@ static int has_problem(const ftls_roots *r, const char *needle)
     return 0;
 }
 
-static ftls_roots *load_files(const char *files, ftls_code want, ftls_error *err)
+static ftls_roots *load_files(const char *files, ftls_code want,
+                              ftls_error *err)
 {
     ftls_roots *r = NULL;
     ftls_code rc = ftls_roots_load_paths(files, NULL, &r, err);
@@ -88,9 +91,11 @@ static void test_bad_blocks_are_partial(void)
     bad[40] = '*';
     char *mixed = malloc(n * 4 + 512);
     REQUIRE(mixed != NULL);
-    sprintf(mixed, "# comment before\n%s%s"
-                   "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
-                   "%.*s", good, bad, (int)(n / 2), good); /* truncated tail */
+    sprintf(mixed,
+            "# comment before\n%s%s"
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+            "%.*s",
+            good, bad, (int)(n / 2), good); /* truncated tail */
     write_str("mixed.pem", mixed);
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
@@ -121,7 +126,9 @@ static void test_garbage_empty_der_give_no_roots(void)
     REQUIRE(dlen > 0 && tu_write_file(path("blob.der"), der, (size_t)dlen));
     OPENSSL_free(buf);
 
-    struct { const char *file, *msg; } cases[] = {
+    struct {
+        const char *file, *msg;
+    } cases[] = {
         {"garbage.pem", "no PEM certificate found"},
         {"empty.pem", "empty file"},
         {"blob.der", "looks like DER"},
@@ -182,7 +189,8 @@ static void test_directory_dangling_and_eacces(void)
     REQUIRE(mkdir(d, 0755) == 0);
     REQUIRE(symlink("/nonexistent/root.pem", path("dir/dangling.pem")) == 0);
     REQUIRE(symlink(path("one.pem"), path("dir/aaaa.0")) == 0);
-    REQUIRE(symlink(path("one.pem"), path("dir/one.pem")) == 0); /* same inode */
+    REQUIRE(symlink(path("one.pem"), path("dir/one.pem")) ==
+            0); /* same inode */
     REQUIRE(symlink(path("two.pem"), path("dir/secret.pem")) == 0);
     REQUIRE(mkdir(path("dir/subdir"), 0755) == 0);
     REQUIRE(symlink("loop", path("dir/loop")) == 0); /* ELOOP */
@@ -215,7 +223,8 @@ static void test_dedup_across_file_and_dir(void)
     REQUIRE(tu_write_certs(path("dedup/copy1.pem"), "w", &g_ca1, 1));
     REQUIRE(tu_write_certs(path("dedup/copy2.pem"), "w", &g_ca2, 1));
     ftls_roots *r = NULL;
-    CHECK_EQ_INT(ftls_roots_load_paths(path("bundle.pem"), d, &r, NULL), FTLS_OK);
+    CHECK_EQ_INT(ftls_roots_load_paths(path("bundle.pem"), d, &r, NULL),
+                 FTLS_OK);
     CHECK_EQ_INT(ftls_roots_count(r), 2);
     ftls_roots_stats st;
     CHECK_EQ_INT(ftls_roots_get_stats(r, &st), FTLS_OK);
@@ -291,18 +300,21 @@ static void test_transient_retry(void)
     ftls__fileio_set_hooks(flaky_open, count_sleep);
     ftls_roots *r = NULL;
     g_fail_left = 0, g_opens = 0, g_sleeps = 0;
-    CHECK_EQ_INT(ftls_roots_load_paths(path("one.pem"), NULL, &r, NULL), FTLS_OK);
+    CHECK_EQ_INT(ftls_roots_load_paths(path("one.pem"), NULL, &r, NULL),
+                 FTLS_OK);
     CHECK_EQ_INT(g_sleeps, 0);
     ftls_roots_free(r);
     g_fail_left = 2, g_opens = 0, g_sleeps = 0;
-    CHECK_EQ_INT(ftls_roots_load_paths(path("one.pem"), NULL, &r, NULL), FTLS_OK);
+    CHECK_EQ_INT(ftls_roots_load_paths(path("one.pem"), NULL, &r, NULL),
+                 FTLS_OK);
     CHECK_EQ_INT(g_opens, 3);
     CHECK_EQ_INT(g_sleeps, 2);
     ftls_roots_free(r);
     ftls_error *err = NULL;
     REQUIRE(ftls_error_new(&err) == FTLS_OK);
     g_fail_left = 100, g_opens = 0, g_sleeps = 0;
-    CHECK_EQ_INT(ftls_roots_load_paths(path("one.pem"), NULL, &r, err), FTLS_E_IO);
+    CHECK_EQ_INT(ftls_roots_load_paths(path("one.pem"), NULL, &r, err),
+                 FTLS_E_IO);
     CHECK_STR_CONTAINS(ftls_error_message(err), "after 4 attempts");
     CHECK_EQ_INT(g_opens, 4);
     ftls__fileio_set_hooks(NULL, NULL);
@@ -315,13 +327,15 @@ static void test_memory_source(void)
     char *pem = tu_read_file(path("bundle.pem"), &n);
     REQUIRE(pem != NULL);
     ftls_roots *r = NULL;
-    CHECK_EQ_INT(ftls_roots_load_pem(pem, n, "vault:pki/ca", &r, NULL), FTLS_OK);
+    CHECK_EQ_INT(ftls_roots_load_pem(pem, n, "vault:pki/ca", &r, NULL),
+                 FTLS_OK);
     CHECK_EQ_INT(ftls_roots_count(r), 2);
     ftls_root_info info;
     CHECK_EQ_INT(ftls_roots_get0_info(r, 1, &info), FTLS_OK);
     CHECK(strcmp(info.location, "vault:pki/ca") == 0);
     ftls_roots_free(r);
-    CHECK_EQ_INT(ftls_roots_load_pem("junk", 4, NULL, &r, NULL), FTLS_E_NO_ROOTS);
+    CHECK_EQ_INT(ftls_roots_load_pem("junk", 4, NULL, &r, NULL),
+                 FTLS_E_NO_ROOTS);
     free(pem);
 }
 
@@ -335,14 +349,16 @@ static void test_null_args(void)
     CHECK(r == NULL);
     CHECK_EQ_INT(ftls_roots_load_paths(NULL, NULL, &r, NULL),
                  FTLS_E_INVALID_ARGUMENT);
-    CHECK_EQ_INT(ftls_roots_load_paths("", "", &r, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_roots_load_paths("", "", &r, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_load_pem(NULL, 0, NULL, &r, NULL),
                  FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_count(NULL), 0);
     CHECK_EQ_INT(ftls_roots_problem_count(NULL), 0);
-    CHECK_EQ_INT(ftls_roots_problem(NULL, 0, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_roots_problem(NULL, 0, NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_get0_info(NULL, 0, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_get_stats(NULL, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK(ftls_roots_get0_path(NULL, 0) == NULL);
@@ -351,12 +367,14 @@ static void test_null_args(void)
     X509_STORE *s = (X509_STORE *)0x1;
     CHECK_EQ_INT(ftls_roots_new_store(NULL, &s, NULL), FTLS_E_INVALID_ARGUMENT);
     CHECK(s == NULL);
-    CHECK_EQ_INT(ftls_roots_new_store(NULL, NULL, NULL), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_roots_new_store(NULL, NULL, NULL),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_x509_distrust_after(NULL), 0);
     CHECK_EQ_INT(ftls_roots_export_pem(NULL, "/tmp/x", 0, 0, NULL, NULL),
                  FTLS_E_INVALID_ARGUMENT);
     ftls_roots_origin src;
-    CHECK_EQ_INT(ftls_roots_origin_parse("nope", &src), FTLS_E_INVALID_ARGUMENT);
+    CHECK_EQ_INT(ftls_roots_origin_parse("nope", &src),
+                 FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_origin_parse(NULL, &src), FTLS_E_INVALID_ARGUMENT);
     CHECK_EQ_INT(ftls_roots_origin_parse("both", &src), FTLS_OK);
     CHECK_EQ_INT(src, FTLS_ROOTS_BOTH);

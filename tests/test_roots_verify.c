@@ -85,7 +85,8 @@ static struct verdict verify_case(X509_STORE *store, const struct tu_case *c)
 static int verify(X509_STORE *store, const struct chain *c, int *err,
                   int *depth, int *chain_len)
 {
-    struct tu_case k = {.name = c->name, .leaf = c->leaf,
+    struct tu_case k = {.name = c->name,
+                        .leaf = c->leaf,
                         .chain = {c->untrusted[0], c->untrusted[1]},
                         .nchain = c->nuntrusted};
     struct verdict v = verify_case(store, &k);
@@ -113,7 +114,8 @@ static void test_equivalence_corpus(void)
             struct verdict e = verify_case(eager, c), l = verify_case(lazy, c);
             if (e.ok != l.ok || e.err != l.err || e.depth != l.depth ||
                 e.chain_len != l.chain_len)
-                fprintf(stderr, "mismatch '%s': eager %d/%s/%d/%d lazy %d/%s/%d/%d\n",
+                fprintf(stderr,
+                        "mismatch '%s': eager %d/%s/%d/%d lazy %d/%s/%d/%d\n",
                         c->name, e.ok, X509_verify_cert_error_string(e.err),
                         e.depth, e.chain_len, l.ok,
                         X509_verify_cert_error_string(l.err), l.depth,
@@ -141,7 +143,8 @@ static X509_STORE *distrust_store(int64_t until)
     unsigned char *der = NULL;
     int len = i2d_X509(P.A, &der);
     const char *why = NULL;
-    REQUIRE(len > 0 && ftls__roots_new(FTLS_ROOTS_FALLBACK, &r, NULL) == FTLS_OK);
+    REQUIRE(len > 0 &&
+            ftls__roots_new(FTLS_ROOTS_FALLBACK, &r, NULL) == FTLS_OK);
     REQUIRE(ftls__roots_add_der(r, der, (size_t)len, 0, "Distrusted Root",
                                 "test", until, &why) == FTLS_OK);
     REQUIRE(ftls__roots_finish(r, NULL) == FTLS_OK);
@@ -164,8 +167,10 @@ static void test_distrust_after(void)
     long day = 86400;
     int64_t until = (int64_t)time(NULL) - 10 * day;
     X509_STORE *s = distrust_store(until);
-    struct tu_cert_opts io = {.cn = "Late Intermediate", .ca = 1,
-                              .lifetime = 3650 * day, .not_before_offset = -day};
+    struct tu_cert_opts io = {.cn = "Late Intermediate",
+                              .ca = 1,
+                              .lifetime = 3650 * day,
+                              .not_before_offset = -day};
     X509 *late_int = tu_cert(&io, P.kI, P.A, P.kA);
     REQUIRE(late_int != NULL);
     X509 *old_leaf = leaf("old", "d.example.com", NULL, "serverAuth", -20 * day,
@@ -201,8 +206,9 @@ static void test_distrust_after(void)
     REQUIRE(X509_STORE_CTX_init(ctx, s, old_leaf, un));
     CHECK_EQ_INT(X509_verify_cert(ctx), 1);
     STACK_OF(X509) *ch = X509_STORE_CTX_get0_chain(ctx);
-    CHECK_EQ_INT(ftls_roots_x509_distrust_after(sk_X509_value(ch, sk_X509_num(ch) - 1)),
-                 until);
+    CHECK_EQ_INT(
+        ftls_roots_x509_distrust_after(sk_X509_value(ch, sk_X509_num(ch) - 1)),
+        until);
     CHECK_EQ_INT(ftls_roots_x509_distrust_after(old_leaf), 0);
     X509_STORE_CTX_free(ctx);
     sk_X509_free(un);
@@ -239,8 +245,8 @@ static void test_concurrent_first_lookups(void)
     REQUIRE(ftls_roots_load_paths(g_bundle, NULL, &roots, NULL) == FTLS_OK);
     REQUIRE(ftls_roots_new_store(roots, &g_shared, NULL) == FTLS_OK);
     ftls_roots_free(roots);
-    g_leaf = leaf("mt", "mt.example.com", NULL, "serverAuth", -86400, 86400 * 30,
-                  P.I, P.kI);
+    g_leaf = leaf("mt", "mt.example.com", NULL, "serverAuth", -86400,
+                  86400 * 30, P.I, P.kI);
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
         REQUIRE(pthread_create(&th[i], NULL, verifier, NULL) == 0);

@@ -83,7 +83,8 @@ static void *reader(void *arg)
     ftls_snapshot *held[HOLD] = {0};
     uint64_t last_gen = 0;
     long mine = 0;
-    while (!atomic_load(&g_publisher_done) || mine < (MIN_ACQUIRES + READERS - 1) / READERS) {
+    while (!atomic_load(&g_publisher_done) ||
+           mine < (MIN_ACQUIRES + READERS - 1) / READERS) {
         ftls_snapshot *s = NULL;
         if (ftls_cell_get1_snapshot(g_cell, &s) != FTLS_OK) {
             atomic_fetch_add(&g_canary_failures, 1);

@@ -121,7 +121,8 @@ struct pem_pair {
     size_t cert_len, key_len;
 };
 
-static void make_pair(struct pem_pair *p, const char *cn, X509 *ca, EVP_PKEY *ck)
+static void make_pair(struct pem_pair *p, const char *cn, X509 *ca,
+                      EVP_PKEY *ck)
 {
     EVP_PKEY *k = tu_key();
     X509 *x = tu_leaf(cn, cn, NULL, "serverAuth", -60, 86400, k, ca, ck);

@@ -48,7 +48,8 @@ static void test_factory_follows_refresh(void)
     ftls_ctx_template t = {.is_server = 0};
     ftls_ctx_factory *f = NULL;
     REQUIRE(ftls_ctx_factory_new(&t, &f, NULL) == FTLS_OK);
-    REQUIRE(ftls_ctx_factory_set_system_roots(f, FTLS_ROOTS_SYSTEM, NULL) == FTLS_OK);
+    REQUIRE(ftls_ctx_factory_set_system_roots(f, FTLS_ROOTS_SYSTEM, NULL) ==
+            FTLS_OK);
     REQUIRE(ftls_ctx_factory_build(f, NULL) == FTLS_OK);
     SSL_CTX *srv = server();
     SSL_CTX *c = ftls_ctx_factory_get1_ctx(f);
@@ -70,7 +71,8 @@ static void test_attach_follows_refresh(void)
 {
     os_store(A);
     ftls_source *sys = NULL;
-    REQUIRE(ftls_source_new_system_roots(FTLS_ROOTS_SYSTEM, &sys, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_new_system_roots(FTLS_ROOTS_SYSTEM, &sys, NULL) ==
+            FTLS_OK);
     REQUIRE(ftls_source_reload(sys, NULL) == FTLS_OK);
     uint64_t gen = ftls_source_generation(sys);
     SSL_CTX *app = SSL_CTX_new(TLS_client_method());
@@ -105,9 +107,12 @@ int main(void)
     setenv("SSL_CERT_FILE", g_bundle, 1);
     setenv("SSL_CERT_DIR", empty, 1);
     kA = tu_key(), kB = tu_key(), kL = tu_key();
-    struct tu_cert_opts ra = {.cn = "OS Root A", .ca = 1, .not_before_offset = -86400};
-    struct tu_cert_opts rb = {.cn = "OS Root B", .ca = 1, .not_before_offset = -86400};
-    REQUIRE((A = tu_cert(&ra, kA, NULL, NULL)) && (B = tu_cert(&rb, kB, NULL, NULL)));
+    struct tu_cert_opts ra = {
+        .cn = "OS Root A", .ca = 1, .not_before_offset = -86400};
+    struct tu_cert_opts rb = {
+        .cn = "OS Root B", .ca = 1, .not_before_offset = -86400};
+    REQUIRE((A = tu_cert(&ra, kA, NULL, NULL)) &&
+            (B = tu_cert(&rb, kB, NULL, NULL)));
     g_leaf = tu_leaf("sys.example", "sys.example", NULL, "serverAuth", -3600,
                      86400, kL, A, kA);
     REQUIRE(g_leaf != NULL);

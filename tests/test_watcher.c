@@ -112,7 +112,8 @@ static void start(struct fixture *f, const char *name, int k8s,
     snprintf(f->dir, sizeof(f->dir), "%s/%s", g_root, name);
     REQUIRE(mkdir(f->dir, 0755) == 0);
     if (k8s) {
-        REQUIRE(tu_k8s_write_pair(f->dir, g_m[0].crt, g_m[0].ncrt, g_m[0].key, g_m[0].nkey));
+        REQUIRE(tu_k8s_write_pair(f->dir, g_m[0].crt, g_m[0].ncrt, g_m[0].key,
+                                  g_m[0].nkey));
     } else {
         put(f->dir, "tls.crt", g_m[0].crt, g_m[0].ncrt);
         put(f->dir, "tls.key", g_m[0].key, g_m[0].nkey);
@@ -140,7 +141,8 @@ static void test_k8s_swaps(void)
     REQUIRE(ftls_source_get_status(f.s, &st) == FTLS_OK);
     CHECK_EQ_INT(st.watching, 1);
     for (int i = 1; i <= 3; i++) {
-        REQUIRE(tu_k8s_write_pair(f.dir, g_m[i].crt, g_m[i].ncrt, g_m[i].key, g_m[i].nkey));
+        REQUIRE(tu_k8s_write_pair(f.dir, g_m[i].crt, g_m[i].ncrt, g_m[i].key,
+                                  g_m[i].nkey));
         struct want w = {f.s, i};
         CHECK(tu_wait_until(has_gen, &w, 10));
     }
@@ -156,7 +158,8 @@ static void test_k8s_swap_not_postponed_by_cleanup(void)
     struct fixture f = {0};
     ftls_watcher_options wo = {.debounce_ms = 60000};
     start(&f, "k8s-slow-debounce", 1, &wo, 0); /* we dispatch ourselves */
-    REQUIRE(tu_k8s_write_pair(f.dir, g_m[1].crt, g_m[1].ncrt, g_m[1].key, g_m[1].nkey)); /* swap, then delete old dir */
+    REQUIRE(tu_k8s_write_pair(f.dir, g_m[1].crt, g_m[1].ncrt, g_m[1].key,
+                              g_m[1].nkey)); /* swap, then delete old dir */
     /* Every event is queued before the first dispatch reads them. */
     int fd = ftls_watcher_get_fd(f.w);
     for (int i = 0; i < 1000 && gen_of(f.s) != 1; i++) {
@@ -184,7 +187,8 @@ static void test_rename_over_and_in_place(void)
     REQUIRE(fd >= 0);
     REQUIRE(write(fd, g_m[2].key, 40) == 40);
     usleep(2000);
-    REQUIRE(write(fd, g_m[2].key + 40, g_m[2].nkey - 40) == (ssize_t)(g_m[2].nkey - 40));
+    REQUIRE(write(fd, g_m[2].key + 40, g_m[2].nkey - 40) ==
+            (ssize_t)(g_m[2].nkey - 40));
     close(fd);
     snprintf(path, sizeof(path), "%s/tls.crt", f.dir);
     fd = open(path, O_WRONLY | O_TRUNC);
@@ -239,7 +243,8 @@ static void test_out_of_watches_degrades_to_polling(void)
     ftls_source_status st;
     REQUIRE(ftls_source_get_status(f.s, &st) == FTLS_OK);
     CHECK_EQ_INT(st.watching, 2);
-    REQUIRE(tu_k8s_write_pair(f.dir, g_m[4].crt, g_m[4].ncrt, g_m[4].key, g_m[4].nkey));
+    REQUIRE(tu_k8s_write_pair(f.dir, g_m[4].crt, g_m[4].ncrt, g_m[4].key,
+                              g_m[4].nkey));
     struct want w = {f.s, 4};
     CHECK(tu_wait_until(has_gen, &w, 10));
     stop(&f);
@@ -287,7 +292,8 @@ static void test_event_loop_integration(void)
     start(&f, "loop", 1, &wo, 0);
     int fd = ftls_watcher_get_fd(f.w);
     CHECK(fd >= 0);
-    REQUIRE(tu_k8s_write_pair(f.dir, g_m[7].crt, g_m[7].ncrt, g_m[7].key, g_m[7].nkey));
+    REQUIRE(tu_k8s_write_pair(f.dir, g_m[7].crt, g_m[7].ncrt, g_m[7].key,
+                              g_m[7].nkey));
     for (int i = 0; i < 1000 && gen_of(f.s) != 7; i++) {
         struct pollfd pfd = {fd, POLLIN, 0};
         if (poll(&pfd, 1, 10) > 0)
@@ -328,8 +334,8 @@ static void test_expiry_over_time(void)
     REQUIRE(mkdir(dir, 0755) == 0);
     EVP_PKEY *k = tu_key();
     /* Valid for 4 more seconds; warned about 2 seconds before. */
-    struct tu_cert_opts o = {.cn = "short.example", .not_before_offset = -60,
-                             .lifetime = 64};
+    struct tu_cert_opts o = {
+        .cn = "short.example", .not_before_offset = -60, .lifetime = 64};
     X509 *leaf = tu_cert(&o, k, CA, kCA);
     REQUIRE(leaf != NULL);
     size_t nc = 0, nk = 0;
@@ -341,7 +347,8 @@ static void test_expiry_over_time(void)
     ftls_watcher *w = NULL;
     struct expiry_log log = {0};
     REQUIRE(ftls_source_new_identity_dir(dir, &io, &s, NULL) == FTLS_OK);
-    REQUIRE(ftls_source_set_event_callback(s, on_expiry_event, &log) == FTLS_OK);
+    REQUIRE(ftls_source_set_event_callback(s, on_expiry_event, &log) ==
+            FTLS_OK);
     REQUIRE(ftls_source_reload(s, NULL) == FTLS_OK);
     ftls_source_status st;
     REQUIRE(ftls_source_get_status(s, &st) == FTLS_OK);
@@ -394,7 +401,8 @@ int main(void)
 {
     REQUIRE((g_root = tu_tmpdir()) != NULL);
     kCA = tu_key();
-    struct tu_cert_opts o = {.cn = "Watch CA", .ca = 1, .lifetime = 86400L * 365};
+    struct tu_cert_opts o = {
+        .cn = "Watch CA", .ca = 1, .lifetime = 86400L * 365};
     REQUIRE((CA = tu_cert(&o, kCA, NULL, NULL)) != NULL);
     for (int i = 0; i < 8; i++)
         make_material(i, &g_m[i]);

@@ -101,7 +101,8 @@ static void test_oversized_key_file_wiped(void)
 
 int main(void)
 {
-    REQUIRE(ftls_mem_set_functions(malloc, scanning_realloc, scanning_free) == FTLS_OK);
+    REQUIRE(ftls_mem_set_functions(malloc, scanning_realloc, scanning_free) ==
+            FTLS_OK);
     ftls__test_hook_set(grow_file);
     RUN(test_growing_key_file_wiped);
     RUN(test_oversized_key_file_wiped);

@@ -19,9 +19,9 @@ EVP_PKEY *tu_key(void)
 X509_NAME *tu_name(const char *cn)
 {
     X509_NAME *n = X509_NAME_new();
-    if (n != NULL && !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-                                                 (const unsigned char *)cn,
-                                                 -1, -1, 0)) {
+    if (n != NULL &&
+        !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+                                    (const unsigned char *)cn, -1, -1, 0)) {
         X509_NAME_free(n);
         n = NULL;
     }
@@ -48,7 +48,8 @@ int tu_set_host(SSL *ssl, const char *host)
      * behave alike on every version. */
     X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
     unsigned char ip[16];
-    int is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+    int is_ip =
+        inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
     return is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host)
                  : X509_VERIFY_PARAM_set1_host(vp, host, 0);
 }
@@ -126,8 +127,12 @@ X509 *tu_cert(const struct tu_cert_opts *o, EVP_PKEY *key, X509 *issuer,
 X509 *tu_leaf(const char *cn, const char *dns, const char *ip, const char *eku,
               long nb, long life, EVP_PKEY *key, X509 *iss, EVP_PKEY *ik)
 {
-    struct tu_cert_opts o = {.cn = cn, .dns = dns, .ip = ip, .eku = eku,
-                             .not_before_offset = nb, .lifetime = life};
+    struct tu_cert_opts o = {.cn = cn,
+                             .dns = dns,
+                             .ip = ip,
+                             .eku = eku,
+                             .not_before_offset = nb,
+                             .lifetime = life};
     return tu_cert(&o, key, iss, ik);
 }
 
@@ -165,7 +170,8 @@ char *tu_tmpdir(void)
 {
     const char *base = getenv("TMPDIR");
     char tmpl[4096];
-    snprintf(tmpl, sizeof(tmpl), "%s/freshtls-test-XXXXXX", base ? base : "/tmp");
+    snprintf(tmpl, sizeof(tmpl), "%s/freshtls-test-XXXXXX",
+             base ? base : "/tmp");
     char *d = mkdtemp(tmpl);
     return d ? strdup(d) : NULL;
 }
@@ -257,7 +263,9 @@ int tu_wait_until(int (*pred)(void *), void *arg, double seconds)
         if (pred(arg))
             return 1;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > seconds)
+        if ((double)(t.tv_sec - t0.tv_sec) +
+                (double)(t.tv_nsec - t0.tv_nsec) / 1e9 >
+            seconds)
             return pred(arg);
         struct timespec ts = {0, 2 * 1000 * 1000};
         nanosleep(&ts, NULL);

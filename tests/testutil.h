@@ -16,7 +16,7 @@ struct tu_cert_opts {
     const char *ip;         /* SAN iPAddress, optional */
     const char *eku;        /* e.g. "serverAuth", "clientAuth"; optional */
     const char *name_constraints; /* e.g. "permitted;DNS:.example.com" */
-    long serial;            /* 0: random */
+    long serial;                  /* 0: random */
 };
 
 EVP_PKEY *tu_key(void);

@@ -12,8 +12,8 @@
 #define REQUIRE(expr)                                                          \
     do {                                                                       \
         if (!(expr)) {                                                         \
-            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__,          \
-                    __LINE__, #expr);                                          \
+            fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, \
+                    #expr);                                                    \
             exit(1);                                                           \
         }                                                                      \
     } while (0)
@@ -27,15 +27,18 @@ void tu_pki_init(struct tu_pki *p)
     p->kI = tu_key(), p->kL = tu_key();
     REQUIRE(p->kA && p->kA2 && p->kB && p->kI && p->kL);
     long ten_years = 3650 * DAY;
-    struct tu_cert_opts ra = {.cn = "Equiv Root", .ca = 1,
+    struct tu_cert_opts ra = {.cn = "Equiv Root",
+                              .ca = 1,
                               .lifetime = ten_years,
                               .not_before_offset = -365 * DAY};
-    struct tu_cert_opts rb = {.cn = "Unknown Root", .ca = 1,
-                              .lifetime = ten_years};
-    struct tu_cert_opts ri = {.cn = "Equiv Intermediate", .ca = 1,
+    struct tu_cert_opts rb = {
+        .cn = "Unknown Root", .ca = 1, .lifetime = ten_years};
+    struct tu_cert_opts ri = {.cn = "Equiv Intermediate",
+                              .ca = 1,
                               .lifetime = ten_years,
                               .not_before_offset = -300 * DAY};
-    struct tu_cert_opts rn = {.cn = "Constrained Intermediate", .ca = 1,
+    struct tu_cert_opts rn = {.cn = "Constrained Intermediate",
+                              .ca = 1,
                               .lifetime = ten_years,
                               .not_before_offset = -300 * DAY,
                               .name_constraints = "permitted;DNS:.example.com"};
@@ -68,8 +71,8 @@ static X509 *leaf(struct tu_corpus *c, const struct tu_pki *p, const char *cn,
                   const char *dns, const char *ip, const char *eku,
                   long nb_days, X509 *iss)
 {
-    X509 *x = tu_leaf(cn, dns, ip, eku, nb_days * DAY, 30 * DAY, p->kL, iss,
-                      p->kI);
+    X509 *x =
+        tu_leaf(cn, dns, ip, eku, nb_days * DAY, 30 * DAY, p->kL, iss, p->kI);
     REQUIRE(x != NULL && c->nleaves < FTLS_ARRAY_LEN(c->leaves));
     c->leaves[c->nleaves++] = x;
     return x;
@@ -77,8 +80,8 @@ static X509 *leaf(struct tu_corpus *c, const struct tu_pki *p, const char *cn,
 
 /* A case: `leaf` sent with intermediate `inter` (none when NULL), plus
  * the settings in `k`. */
-static void add(struct tu_corpus *c, const char *name, X509 *leaf,
-                X509 *inter, struct tu_case k)
+static void add(struct tu_corpus *c, const char *name, X509 *leaf, X509 *inter,
+                struct tu_case k)
 {
     REQUIRE(c->n < TU_CORPUS_MAX);
     k.name = name;
@@ -93,20 +96,29 @@ static void add(struct tu_corpus *c, const char *name, X509 *leaf,
 void tu_corpus_init(const struct tu_pki *p, struct tu_corpus *c)
 {
     *c = (struct tu_corpus){0};
-    X509 *good = leaf(c, p, "good", GOOD_HOST, "127.0.0.1", "serverAuth", -1, p->I);
-    X509 *expired = leaf(c, p, "expired", GOOD_HOST, NULL, "serverAuth", -60, p->I);
-    X509 *future = leaf(c, p, "future", GOOD_HOST, NULL, "serverAuth", 10, p->I);
-    X509 *client = leaf(c, p, "client", GOOD_HOST, NULL, "clientAuth", -1, p->I);
-    X509 *unknown = leaf(c, p, "unknown", GOOD_HOST, NULL, "serverAuth", -1, p->I_B);
-    X509 *nc_bad = leaf(c, p, "nc", "evil.test", NULL, "serverAuth", -1, p->I_nc);
-    X509 *nc_ok = leaf(c, p, "nc", "www.example.com", NULL, "serverAuth", -1, p->I_nc);
-    X509 *rekeyed = leaf(c, p, "rekeyed", GOOD_HOST, NULL, "serverAuth", -1, p->I_A2);
+    X509 *good =
+        leaf(c, p, "good", GOOD_HOST, "127.0.0.1", "serverAuth", -1, p->I);
+    X509 *expired =
+        leaf(c, p, "expired", GOOD_HOST, NULL, "serverAuth", -60, p->I);
+    X509 *future =
+        leaf(c, p, "future", GOOD_HOST, NULL, "serverAuth", 10, p->I);
+    X509 *client =
+        leaf(c, p, "client", GOOD_HOST, NULL, "clientAuth", -1, p->I);
+    X509 *unknown =
+        leaf(c, p, "unknown", GOOD_HOST, NULL, "serverAuth", -1, p->I_B);
+    X509 *nc_bad =
+        leaf(c, p, "nc", "evil.test", NULL, "serverAuth", -1, p->I_nc);
+    X509 *nc_ok =
+        leaf(c, p, "nc", "www.example.com", NULL, "serverAuth", -1, p->I_nc);
+    X509 *rekeyed =
+        leaf(c, p, "rekeyed", GOOD_HOST, NULL, "serverAuth", -1, p->I_A2);
     const int srv = X509_PURPOSE_SSL_SERVER;
     const struct tu_case none = {0};
     add(c, "valid", good, p->I,
         (struct tu_case){.host = GOOD_HOST, .purpose = srv});
     add(c, "valid strict", good, p->I,
-        (struct tu_case){.host = GOOD_HOST, .purpose = srv,
+        (struct tu_case){.host = GOOD_HOST,
+                         .purpose = srv,
                          .flags = X509_V_FLAG_X509_STRICT});
     add(c, "expired", expired, p->I, (struct tu_case){.host = GOOD_HOST});
     add(c, "expired, app callback overrides", expired, p->I,
@@ -127,7 +139,8 @@ void tu_corpus_init(const struct tu_pki *p, struct tu_corpus *c)
     add(c, "depth limit", good, p->I, (struct tu_case){.depth = 1});
     add(c, "DANE-EE under an unknown root", unknown, p->I_B,
         (struct tu_case){.dane_ee = 1});
-    add(c, "distrusted-after root", good, p->I, (struct tu_case){.distrust = 1});
+    add(c, "distrusted-after root", good, p->I,
+        (struct tu_case){.distrust = 1});
     add(c, "distrusted-after, app callback overrides expiry only", good, p->I,
         (struct tu_case){.override_expired = 1, .distrust = 1});
 }

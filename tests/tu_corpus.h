@@ -27,8 +27,8 @@ int tu_pki_write_bundle(const struct tu_pki *p, const char *path);
 
 struct tu_case {
     const char *name;
-    X509 *leaf;            /* owned by the corpus */
-    X509 *chain[2];        /* intermediates the peer sends */
+    X509 *leaf;     /* owned by the corpus */
+    X509 *chain[2]; /* intermediates the peer sends */
     int nchain;
     const char *host, *ip; /* expected identity, or NULL */
     int purpose;           /* X509_PURPOSE_*, 0 none */

@@ -51,9 +51,9 @@ extern "C" {
 
 /** Settings every context built by a factory gets. Zero means default. */
 typedef struct ftls_ctx_template {
-    int is_server;          /**< server (1) or client (0) method */
-    int min_version;        /**< e.g. TLS1_2_VERSION; 0: TLS 1.2 */
-    int max_version;        /**< 0: highest supported */
+    int is_server;            /**< server (1) or client (0) method */
+    int min_version;          /**< e.g. TLS1_2_VERSION; 0: TLS 1.2 */
+    int max_version;          /**< 0: highest supported */
     const char *ciphers;      /**< TLS <= 1.2 cipher list, or NULL */
     const char *ciphersuites; /**< TLS 1.3 suites, or NULL */
     const char *groups;       /**< e.g. "X25519:P-256", or NULL */
@@ -65,7 +65,7 @@ typedef struct ftls_ctx_template {
      *  for servers (SSL_VERIFY_PEER|SSL_VERIFY_FAIL_IF_NO_PEER_CERT when
      *  client CAs are set). */
     int verify_mode;
-    int verify_depth;       /**< 0: OpenSSL's default */
+    int verify_depth; /**< 0: OpenSSL's default */
     /** SSL_SESS_CACHE_* for SSL_CTX_set_session_cache_mode; 0: OpenSSL's
      *  default. Stateless tickets are on unless setup disables them. */
     long session_cache_mode;
@@ -79,9 +79,9 @@ typedef struct ftls_ctx_factory ftls_ctx_factory;
 
 /** Build statistics; see ftls_ctx_factory_get_stats(). */
 typedef struct ftls_ctx_stats {
-    uint64_t built;    /**< contexts published so far */
-    uint64_t live;     /**< contexts built by this factory not yet freed */
-    uint64_t failures; /**< rebuilds that failed (previous context kept) */
+    uint64_t built;      /**< contexts published so far */
+    uint64_t live;       /**< contexts built by this factory not yet freed */
+    uint64_t failures;   /**< rebuilds that failed (previous context kept) */
     uint64_t generation; /**< generation of the newest context */
 } ftls_ctx_stats;
 
@@ -94,9 +94,8 @@ typedef struct ftls_ctx_stats {
  *         FTLS_E_OPENSSL (ticket keys could not be generated).
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_new(const ftls_ctx_template *t,
-                                                      ftls_ctx_factory **out,
-                                                      ftls_error *err);
+FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_new(
+    const ftls_ctx_template *t, ftls_ctx_factory **out, ftls_error *err);
 
 /**
  * @brief Free the factory. Contexts handed out stay valid until their
@@ -150,7 +149,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_set_client_cas(
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_build(ftls_ctx_factory *f,
-                                                        ftls_error *err);
+                                                         ftls_error *err);
 
 /**
  * @brief The newest context, with a reference for the caller.
@@ -167,8 +166,8 @@ FTLS_API SSL_CTX *ftls_ctx_factory_get1_ctx(ftls_ctx_factory *f);
  * @return FTLS_OK, or FTLS_E_INVALID_ARGUMENT when @p f or @p st is NULL.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_factory_get_stats(
-    const ftls_ctx_factory *f, ftls_ctx_stats *st);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_ctx_factory_get_stats(const ftls_ctx_factory *f, ftls_ctx_stats *st);
 
 /* ---- attach mode ----------------------------------------------------------- */
 
@@ -184,7 +183,7 @@ typedef struct ftls_attach_identity {
 typedef struct ftls_attach_config {
     const ftls_attach_identity *identities; /**< may be NULL */
     size_t n_identities;
-    ftls_source *roots;      /**< trust source to verify the peer against */
+    ftls_source *roots; /**< trust source to verify the peer against */
     /** Or a fixed root set (e.g. from ftls_roots_get1_shared()); ignored when
      *  @c roots is set. The attachment keeps a reference. */
     ftls_roots *fixed_roots;
@@ -237,8 +236,8 @@ typedef struct ftls_attach_config {
  * @since 0.1.0 (verification, session binding: 0.2.0)
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ctx_attach(SSL_CTX *ctx,
-                                                 const ftls_attach_config *cfg,
-                                                 ftls_error *err);
+                                                  const ftls_attach_config *cfg,
+                                                  ftls_error *err);
 
 /**
  * @brief Number of SSL_CTXs built by all factories that are still alive.

@@ -70,8 +70,8 @@ FTLS_API uint64_t ftls_identity_generation(const ftls_identity *id);
  * @return FTLS_OK, or FTLS_E_INVALID_ARGUMENT when @p id or @p out is NULL.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_identity_fingerprint(
-    const ftls_identity *id, unsigned char out[32]);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_identity_fingerprint(const ftls_identity *id, unsigned char out[32]);
 /**
  * @brief Leaf notAfter as Unix time; 0 for NULL.
  * @return the leaf's notAfter as Unix time, or 0 for NULL.
@@ -90,8 +90,8 @@ FTLS_API int64_t ftls_identity_not_after(const ftls_identity *id);
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_identity_use_ctx(const ftls_identity *id,
-                                                       SSL_CTX *ctx,
-                                                       ftls_error *err);
+                                                        SSL_CTX *ctx,
+                                                        ftls_error *err);
 /**
  * @brief Same for one SSL (e.g. from a certificate callback).
  * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL); FTLS_E_OPENSSL (OpenSSL
@@ -99,8 +99,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_identity_use_ctx(const ftls_identity *id,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_identity_use_ssl(const ftls_identity *id,
-                                                       SSL *ssl,
-                                                       ftls_error *err);
+                                                        SSL *ssl,
+                                                        ftls_error *err);
 
 #ifdef __cplusplus
 }

@@ -49,9 +49,8 @@ typedef void (*ftls_log_fn)(ftls_log_level level, const char *message,
  *      delivered concurrently may still go to the previous callback.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_log_set_callback(ftls_log_fn fn,
-                                                       void *userdata,
-                                                       ftls_log_level max_level);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_log_set_callback(ftls_log_fn fn, void *userdata, ftls_log_level max_level);
 
 /**
  * @brief Stable lowercase name of a level ("error", "warn", ...).

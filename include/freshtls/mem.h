@@ -35,8 +35,8 @@ typedef void (*ftls_free_fn)(void *ptr);
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_mem_set_functions(ftls_malloc_fn m,
-                                                        ftls_realloc_fn r,
-                                                        ftls_free_fn f);
+                                                         ftls_realloc_fn r,
+                                                         ftls_free_fn f);
 
 #ifdef __cplusplus
 }

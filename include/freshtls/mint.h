@@ -56,8 +56,8 @@ typedef struct ftls_ca_options {
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ca_generate(const ftls_ca_options *opts,
-                                                  ftls_ca **out,
-                                                  ftls_error *err);
+                                                   ftls_ca **out,
+                                                   ftls_error *err);
 
 /**
  * @brief Load a CA from PEM files. It must be CA:TRUE, allow keyCertSign,
@@ -71,8 +71,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ca_generate(const ftls_ca_options *opts,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ca_load(const char *cert_path,
-                                              const char *key_path,
-                                              ftls_ca **out, ftls_error *err);
+                                               const char *key_path,
+                                               ftls_ca **out, ftls_error *err);
 
 /**
  * @brief Write the certificate (mode 0644) and key (0600) atomically.
@@ -84,9 +84,9 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ca_load(const char *cert_path,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ca_export(const ftls_ca *ca,
-                                                const char *cert_path,
-                                                const char *key_path,
-                                                ftls_error *err);
+                                                 const char *cert_path,
+                                                 const char *key_path,
+                                                 ftls_error *err);
 
 /** @brief Drop a reference; the key is wiped with the last. @since 0.1.0 */
 FTLS_API void ftls_ca_free(ftls_ca *ca);
@@ -121,10 +121,9 @@ typedef struct ftls_mint_options {
  * @return FTLS_OK or FTLS_E_NAME_REJECTED with the reason.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_normalize_name(const char *in,
-                                                     int allow_ip, char *out,
-                                                     size_t out_len, int *is_ip,
-                                                     ftls_error *err);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_leaf_normalize_name(const char *in, int allow_ip, char *out,
+                         size_t out_len, int *is_ip, ftls_error *err);
 
 /**
  * @brief Mint one leaf for @p host now (no cache).
@@ -136,9 +135,9 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_normalize_name(const char *in,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_mint(ftls_ca *ca, const char *host,
-                                                const ftls_mint_options *opts,
-                                                int64_t now, ftls_leaf **out,
-                                                ftls_error *err);
+                                                 const ftls_mint_options *opts,
+                                                 int64_t now, ftls_leaf **out,
+                                                 ftls_error *err);
 
 /** @brief Drop a reference; the key is wiped with the last. @since 0.1.0 */
 FTLS_API void ftls_leaf_free(ftls_leaf *leaf);
@@ -192,9 +191,9 @@ typedef struct ftls_leaf_cache_stats {
  *         FTLS_E_NOMEM.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_new(
-    ftls_ca *ca, const ftls_leaf_cache_options *opts, ftls_leaf_cache **out,
-    ftls_error *err);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_leaf_cache_new(ftls_ca *ca, const ftls_leaf_cache_options *opts,
+                    ftls_leaf_cache **out, ftls_error *err);
 
 /**
  * @brief The leaf for @p host: cached, or minted once however many
@@ -206,17 +205,17 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_new(
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_get1(ftls_leaf_cache *c,
-                                                      const char *host,
-                                                      ftls_leaf **out,
-                                                      ftls_error *err);
+                                                       const char *host,
+                                                       ftls_leaf **out,
+                                                       ftls_error *err);
 
 /**
  * @brief Copy the counters.
  * @return FTLS_OK, or FTLS_E_INVALID_ARGUMENT when an argument is NULL.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_get_stats(
-    ftls_leaf_cache *c, ftls_leaf_cache_stats *st);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_leaf_cache_get_stats(ftls_leaf_cache *c, ftls_leaf_cache_stats *st);
 
 /** @brief Free the cache. Leaves held elsewhere stay valid. @since 0.1.0 */
 FTLS_API void ftls_leaf_cache_free(ftls_leaf_cache *c);
@@ -242,10 +241,10 @@ typedef void (*ftls_audit_fn)(const char *name, ftls_code reason,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_cache_attach(SSL_CTX *ctx,
-                                                        ftls_leaf_cache *c,
-                                                        ftls_audit_fn audit,
-                                                        void *userdata,
-                                                        ftls_error *err);
+                                                         ftls_leaf_cache *c,
+                                                         ftls_audit_fn audit,
+                                                         void *userdata,
+                                                         ftls_error *err);
 
 #ifdef __cplusplus
 }

@@ -53,11 +53,11 @@ typedef struct ftls_root_info {
     const unsigned char *der; /**< DER certificate */
     size_t der_len;
     const X509_NAME *subject; /**< parsed subject name */
-    const char *label;  /**< NSS label for bundle roots, else NULL */
-    const char *location; /**< file it came from, or "embedded:mozilla" */
-    int64_t not_before; /**< seconds since the epoch */
+    const char *label;        /**< NSS label for bundle roots, else NULL */
+    const char *location;     /**< file it came from, or "embedded:mozilla" */
+    int64_t not_before;       /**< seconds since the epoch */
     int64_t not_after;
-    int64_t distrust_after; /**< server distrust-after, 0 when none */
+    int64_t distrust_after;   /**< server distrust-after, 0 when none */
     unsigned char sha256[32]; /**< SHA-256 of the DER */
 } ftls_root_info;
 
@@ -92,8 +92,8 @@ typedef struct ftls_root_info {
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load(ftls_roots_origin origin,
-                                                 ftls_roots **out,
-                                                 ftls_error *err);
+                                                  ftls_roots **out,
+                                                  ftls_error *err);
 
 /**
  * @brief Load roots from explicit PEM files and directories.
@@ -105,9 +105,9 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load(ftls_roots_origin origin,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load_paths(const char *files,
-                                                       const char *dirs,
-                                                       ftls_roots **out,
-                                                       ftls_error *err);
+                                                        const char *dirs,
+                                                        ftls_roots **out,
+                                                        ftls_error *err);
 
 /**
  * @brief Load roots from PEM in memory (for example fetched from an API).
@@ -118,10 +118,10 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load_paths(const char *files,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load_pem(const void *pem,
-                                                     size_t len,
-                                                     const char *location,
-                                                     ftls_roots **out,
-                                                     ftls_error *err);
+                                                      size_t len,
+                                                      const char *location,
+                                                      ftls_roots **out,
+                                                      ftls_error *err);
 
 /**
  * @brief The process-wide roots, loaded once.
@@ -139,9 +139,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_roots_load_pem(const void *pem,
  * @par Thread-safety: safe from any thread.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_roots_get1_shared(ftls_roots_origin origin,
-                                                 ftls_roots **out,
-                                                 ftls_error *err);
+FTLS_API FTLS_NODISCARD ftls_code ftls_roots_get1_shared(
+    ftls_roots_origin origin, ftls_roots **out, ftls_error *err);
 
 /**
  * @brief Re-read the system store and swap it in atomically.
@@ -174,7 +173,7 @@ FTLS_API uint64_t ftls_roots_generation(void);
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_watch_start(unsigned interval_ms,
-                                                        ftls_error *err);
+                                                         ftls_error *err);
 
 /**
  * @brief Stop the watcher started by ftls_roots_watch_start(); waits for
@@ -208,8 +207,8 @@ FTLS_API size_t ftls_roots_count(const ftls_roots *roots);
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_get0_info(const ftls_roots *roots,
-                                                      size_t i,
-                                                      ftls_root_info *info);
+                                                       size_t i,
+                                                       ftls_root_info *info);
 
 /**
  * @brief Number of problems met while loading.
@@ -230,16 +229,16 @@ FTLS_API ftls_code ftls_roots_problem(const ftls_roots *roots, size_t i,
 
 /** Load statistics; see ftls_roots_get_stats(). */
 typedef struct ftls_roots_stats {
-    size_t paths;          /**< files and directories consulted */
-    size_t files_read;     /**< distinct files read */
-    size_t certs_seen;     /**< certificates decoded, duplicates included */
-    size_t duplicates;     /**< dropped as identical DER */
-    uint64_t load_ns;      /**< wall time of the load */
+    size_t paths;      /**< files and directories consulted */
+    size_t files_read; /**< distinct files read */
+    size_t certs_seen; /**< certificates decoded, duplicates included */
+    size_t duplicates; /**< dropped as identical DER */
+    uint64_t load_ns;  /**< wall time of the load */
 } ftls_roots_stats;
 
 /** @brief Fill @p stats. @return FTLS_OK or FTLS_E_INVALID_ARGUMENT. @since 0.1.0 */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_get_stats(const ftls_roots *roots,
-                                                      ftls_roots_stats *stats);
+                                                       ftls_roots_stats *stats);
 
 /**
  * @brief Source @p i consulted by the load (a file or directory path).
@@ -264,8 +263,8 @@ FTLS_API const char *ftls_roots_get0_path(const ftls_roots *roots, size_t i);
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_new_store(ftls_roots *roots,
-                                                      X509_STORE **out,
-                                                      ftls_error *err);
+                                                       X509_STORE **out,
+                                                       ftls_error *err);
 
 /**
  * @brief Server distrust-after of a root certificate that came from a
@@ -294,12 +293,9 @@ FTLS_API int64_t ftls_roots_x509_distrust_after(const X509 *root);
  * @return FTLS_OK; I/O codes (no partial file is left behind).
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_roots_export_pem(const ftls_roots *roots,
-                                                       const char *path,
-                                                       unsigned flags,
-                                                       int64_t now,
-                                                       size_t *written,
-                                                       ftls_error *err);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_roots_export_pem(const ftls_roots *roots, const char *path, unsigned flags,
+                      int64_t now, size_t *written, ftls_error *err);
 
 /**
  * @brief Stable name of an origin: "system", "fallback", "auto", "both".
@@ -313,8 +309,8 @@ FTLS_API const char *ftls_roots_origin_name(ftls_roots_origin origin);
  * @return FTLS_OK or FTLS_E_INVALID_ARGUMENT.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_roots_origin_parse(const char *name,
-                                                         ftls_roots_origin *out);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_roots_origin_parse(const char *name, ftls_roots_origin *out);
 
 #ifdef __cplusplus
 }

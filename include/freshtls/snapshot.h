@@ -81,8 +81,8 @@ typedef void (*ftls_snapshot_free_fn)(void *data, void *arg);
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_cell_new(ftls_snapshot_free_fn free_fn,
-                                               void *free_arg, ftls_cell **out,
-                                               ftls_error *err);
+                                                void *free_arg, ftls_cell **out,
+                                                ftls_error *err);
 
 /**
  * @brief Free a cell and drop its reference to the current snapshot.
@@ -115,10 +115,9 @@ FTLS_API void ftls_cell_free(ftls_cell *cell);
  *      readers that merely hold snapshots.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_cell_publish(ftls_cell *cell,
-                                                   void *data,
-                                                   uint64_t *generation,
-                                                   ftls_error *err);
+FTLS_API FTLS_NODISCARD ftls_code ftls_cell_publish(ftls_cell *cell, void *data,
+                                                    uint64_t *generation,
+                                                    ftls_error *err);
 
 /**
  * @brief Take a reference to the current snapshot ("acquire").
@@ -135,7 +134,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_cell_publish(ftls_cell *cell,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_cell_get1_snapshot(ftls_cell *cell,
-                                                         ftls_snapshot **out);
+                                                          ftls_snapshot **out);
 
 /**
  * @brief Generation of the current snapshot; 0 when empty or cell is NULL.

@@ -124,10 +124,10 @@ typedef void (*ftls_source_event_fn)(const ftls_source_event *ev,
 
 /** Observable state of a source; see ftls_source_get_status(). */
 typedef struct ftls_source_status {
-    uint64_t generation;      /**< 0 until the first successful load */
-    int64_t last_success;     /**< Unix time of the last publish, 0 none */
-    int64_t last_attempt;     /**< Unix time of the last load attempt */
-    ftls_code last_error;     /**< FTLS_OK when the last attempt worked */
+    uint64_t generation;  /**< 0 until the first successful load */
+    int64_t last_success; /**< Unix time of the last publish, 0 none */
+    int64_t last_attempt; /**< Unix time of the last load attempt */
+    ftls_code last_error; /**< FTLS_OK when the last attempt worked */
     char last_error_message[512];
     unsigned char sha256[32]; /**< SHA-256 of the published leaf's DER */
     int64_t not_after;        /**< published leaf's notAfter, 0 none */
@@ -150,9 +150,9 @@ typedef struct ftls_source_status {
  *         Nothing is read until ftls_source_reload().
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_identity_dir(
-    const char *dir, const ftls_identity_options *opts, ftls_source **out,
-    ftls_error *err);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_source_new_identity_dir(const char *dir, const ftls_identity_options *opts,
+                             ftls_source **out, ftls_error *err);
 
 /**
  * @brief Identity from a chain file and a key file given by path (they may
@@ -206,9 +206,9 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_identity_memory(
  * @return FTLS_OK, FTLS_E_STATE (not a memory source), FTLS_E_NOMEM.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_source_set_memory(
-    ftls_source *src, const void *cert_pem, size_t cert_len,
-    const void *key_pem, size_t key_len, ftls_error *err);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_source_set_memory(ftls_source *src, const void *cert_pem, size_t cert_len,
+                       const void *key_pem, size_t key_len, ftls_error *err);
 
 /**
  * @brief Trust material: CA bundle files and/or directories
@@ -219,9 +219,9 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_set_memory(
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_source_new_trust(const char *files,
-                                                       const char *dirs,
-                                                       ftls_source **out,
-                                                       ftls_error *err);
+                                                        const char *dirs,
+                                                        ftls_source **out,
+                                                        ftls_error *err);
 
 /**
  * @brief Trust from the process-wide root set, ftls_roots_get1_shared(@p which),
@@ -271,7 +271,7 @@ FTLS_API void ftls_source_free(ftls_source *src);
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_source_reload(ftls_source *src,
-                                                    ftls_error *err);
+                                                     ftls_error *err);
 
 /**
  * @brief The newest published identity.
@@ -282,8 +282,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_reload(ftls_source *src,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_source_get1_identity(ftls_source *src,
-                                                           ftls_identity **out,
-                                                           ftls_error *err);
+                                                            ftls_identity **out,
+                                                            ftls_error *err);
 
 /**
  * @brief The newest published trust set of a trust source.
@@ -292,8 +292,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_source_get1_identity(ftls_source *src,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_source_get1_roots(ftls_source *src,
-                                                        ftls_roots **out,
-                                                        ftls_error *err);
+                                                         ftls_roots **out,
+                                                         ftls_error *err);
 
 /**
  * @brief Published generation (0 before the first). Lock-free.
@@ -307,8 +307,8 @@ FTLS_API uint64_t ftls_source_generation(const ftls_source *src);
  * @return FTLS_OK or FTLS_E_INVALID_ARGUMENT.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_source_get_status(const ftls_source *src,
-                                                        ftls_source_status *st);
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_source_get_status(const ftls_source *src, ftls_source_status *st);
 
 /**
  * @brief Install the event callback (NULL removes it).

@@ -52,9 +52,8 @@ typedef struct ftls_watcher_options {
  *         Without inotify the watcher still works by polling.
  * @since 0.1.0
  */
-FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_new(const ftls_watcher_options *opts,
-                                                  ftls_watcher **out,
-                                                  ftls_error *err);
+FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_new(
+    const ftls_watcher_options *opts, ftls_watcher **out, ftls_error *err);
 
 /** @brief Stop the thread if running and free. NULL is a no-op. @since 0.1.0 */
 FTLS_API void ftls_watcher_free(ftls_watcher *w);
@@ -72,8 +71,8 @@ FTLS_API void ftls_watcher_free(ftls_watcher *w);
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_add(ftls_watcher *w,
-                                                  ftls_source *src,
-                                                  ftls_error *err);
+                                                   ftls_source *src,
+                                                   ftls_error *err);
 
 /**
  * @brief Stop watching a source.
@@ -82,7 +81,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_add(ftls_watcher *w,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_remove(ftls_watcher *w,
-                                                     ftls_source *src);
+                                                      ftls_source *src);
 
 /**
  * @brief A file descriptor that becomes readable when dispatch has work.
@@ -104,7 +103,7 @@ FTLS_API int ftls_watcher_get_fd(const ftls_watcher *w);
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_dispatch(ftls_watcher *w,
-                                                       ftls_error *err);
+                                                        ftls_error *err);
 
 /**
  * @brief Run dispatch on an internal thread.
@@ -119,7 +118,7 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_dispatch(ftls_watcher *w,
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_watcher_start(ftls_watcher *w,
-                                                    ftls_error *err);
+                                                     ftls_error *err);
 
 /** @brief Stop the internal thread and wait for it. @since 0.1.0 */
 FTLS_API void ftls_watcher_stop(ftls_watcher *w);

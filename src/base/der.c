@@ -109,9 +109,9 @@ int ftls__der_time(unsigned tag, const unsigned char *p, size_t len,
     } else {
         return -1;
     }
-    if (p[len - 1] != 'Z' || digits(p + off, 2, &mo) || digits(p + off + 2, 2, &d) ||
-        digits(p + off + 4, 2, &h) || digits(p + off + 6, 2, &mi) ||
-        digits(p + off + 8, 2, &s))
+    if (p[len - 1] != 'Z' || digits(p + off, 2, &mo) ||
+        digits(p + off + 2, 2, &d) || digits(p + off + 4, 2, &h) ||
+        digits(p + off + 6, 2, &mi) || digits(p + off + 8, 2, &s))
         return -1;
     static const unsigned char mdays[] = {31, 29, 31, 30, 31, 30,
                                           31, 31, 30, 31, 30, 31};
@@ -192,7 +192,7 @@ int ftls__der_cert_fields(const unsigned char *der, size_t len,
     if (tag != TAG_INTEGER || c.len == 0)
         return -1;
     out->serial = c;
-    if (expect(&t, TAG_SEQUENCE, &c, NULL) != 0 ||        /* signature */
+    if (expect(&t, TAG_SEQUENCE, &c, NULL) != 0 ||         /* signature */
         expect(&t, TAG_SEQUENCE, &c, &out->issuer) != 0 || /* issuer */
         expect(&t, TAG_SEQUENCE, &validity, NULL) != 0)
         return -1;

@@ -31,7 +31,8 @@ static const struct code_info g_codes[] = {
     [FTLS_E_INVALID_ARGUMENT] = {"FTLS_E_INVALID_ARGUMENT", "invalid argument",
                                  FTLS_CAT_USAGE},
     [FTLS_E_NOMEM] = {"FTLS_E_NOMEM", "out of memory", FTLS_CAT_RESOURCE},
-    [FTLS_E_INTERNAL] = {"FTLS_E_INTERNAL", "internal error", FTLS_CAT_INTERNAL},
+    [FTLS_E_INTERNAL] = {"FTLS_E_INTERNAL", "internal error",
+                         FTLS_CAT_INTERNAL},
     [FTLS_E_EMPTY] = {"FTLS_E_EMPTY", "nothing published yet", FTLS_CAT_STATE},
     [FTLS_E_STATE] = {"FTLS_E_STATE", "invalid state for this call",
                       FTLS_CAT_STATE},
@@ -39,7 +40,8 @@ static const struct code_info g_codes[] = {
     [FTLS_E_NOT_FOUND] = {"FTLS_E_NOT_FOUND", "not found", FTLS_CAT_IO},
     [FTLS_E_PERMISSION] = {"FTLS_E_PERMISSION", "permission denied",
                            FTLS_CAT_IO},
-    [FTLS_E_TOO_LARGE] = {"FTLS_E_TOO_LARGE", "input too large", FTLS_CAT_INPUT},
+    [FTLS_E_TOO_LARGE] = {"FTLS_E_TOO_LARGE", "input too large",
+                          FTLS_CAT_INPUT},
     [FTLS_E_PARSE] = {"FTLS_E_PARSE", "parse error", FTLS_CAT_INPUT},
     [FTLS_E_KEY_MISMATCH] = {"FTLS_E_KEY_MISMATCH",
                              "private key does not match certificate",
@@ -68,16 +70,15 @@ static const struct code_info g_codes[] = {
     [FTLS_E_EXISTS] = {"FTLS_E_EXISTS", "refusing to overwrite existing file",
                        FTLS_CAT_IO},
     [FTLS_E_TIMEOUT] = {"FTLS_E_TIMEOUT", "timed out", FTLS_CAT_IO},
-    [FTLS_E_PARTIAL] = {"FTLS_E_PARTIAL", "some inputs failed",
-                        FTLS_CAT_INPUT},
+    [FTLS_E_PARTIAL] = {"FTLS_E_PARTIAL", "some inputs failed", FTLS_CAT_INPUT},
 };
 
 static const char *const g_cat_names[] = {
-    [FTLS_CAT_NONE] = "none",       [FTLS_CAT_USAGE] = "usage",
+    [FTLS_CAT_NONE] = "none",         [FTLS_CAT_USAGE] = "usage",
     [FTLS_CAT_RESOURCE] = "resource", [FTLS_CAT_IO] = "io",
-    [FTLS_CAT_INPUT] = "input",     [FTLS_CAT_CRYPTO] = "crypto",
-    [FTLS_CAT_VERIFY] = "verify",   [FTLS_CAT_POLICY] = "policy",
-    [FTLS_CAT_STATE] = "state",     [FTLS_CAT_INTERNAL] = "internal",
+    [FTLS_CAT_INPUT] = "input",       [FTLS_CAT_CRYPTO] = "crypto",
+    [FTLS_CAT_VERIFY] = "verify",     [FTLS_CAT_POLICY] = "policy",
+    [FTLS_CAT_STATE] = "state",       [FTLS_CAT_INTERNAL] = "internal",
 };
 
 static const struct code_info *code_info(ftls_code code)
@@ -195,10 +196,12 @@ static void capture_openssl(ftls_error *err)
     }
 }
 
-static FTLS_NODISCARD ftls_code record(ftls_error *err, ftls_code code, const char *suffix,
-                        const char *fmt, va_list ap) FTLS_PRINTF(4, 0);
-static FTLS_NODISCARD ftls_code record(ftls_error *err, ftls_code code, const char *suffix,
-                        const char *fmt, va_list ap)
+static FTLS_NODISCARD ftls_code record(ftls_error *err, ftls_code code,
+                                       const char *suffix, const char *fmt,
+                                       va_list ap) FTLS_PRINTF(4, 0);
+static FTLS_NODISCARD ftls_code record(ftls_error *err, ftls_code code,
+                                       const char *suffix, const char *fmt,
+                                       va_list ap)
 {
     if (err == NULL)
         return code;
@@ -206,7 +209,8 @@ static FTLS_NODISCARD ftls_code record(ftls_error *err, ftls_code code, const ch
     err->message[0] = '\0';
     if (fmt != NULL) {
         ftls__str_vmessage(err->message, sizeof(err->message), fmt, ap);
-        ftls__escape(err->message, sizeof(err->message)); /* may embed peer bytes */
+        ftls__escape(err->message,
+                     sizeof(err->message)); /* may embed peer bytes */
     } else
         buf_append(err->message, sizeof(err->message), "%s",
                    ftls_code_describe(code));
@@ -254,21 +258,14 @@ ftls_code ftls__code_from_errno(int errnum)
 {
     switch (errnum) {
     case ENOENT:
-    case ENOTDIR:
-        return FTLS_E_NOT_FOUND;
+    case ENOTDIR: return FTLS_E_NOT_FOUND;
     case EACCES:
-    case EPERM:
-        return FTLS_E_PERMISSION;
-    case ENOMEM:
-        return FTLS_E_NOMEM;
-    case EFBIG:
-        return FTLS_E_TOO_LARGE;
-    case EEXIST:
-        return FTLS_E_EXISTS;
-    case EINVAL:
-        return FTLS_E_INVALID_ARGUMENT;
-    default:
-        return FTLS_E_IO;
+    case EPERM: return FTLS_E_PERMISSION;
+    case ENOMEM: return FTLS_E_NOMEM;
+    case EFBIG: return FTLS_E_TOO_LARGE;
+    case EEXIST: return FTLS_E_EXISTS;
+    case EINVAL: return FTLS_E_INVALID_ARGUMENT;
+    default: return FTLS_E_IO;
     }
 }
 

@@ -88,8 +88,9 @@ static int read_all(int fd, size_t size, size_t cap, unsigned char **data,
     while (e == 0) {
         if (n + 1 >= size) { /* EOF not seen yet: the file may have grown */
             size_t nsize = size * 2 > cap + 2 ? cap + 2 : size * 2;
-            unsigned char *g = size >= cap + 2 ? NULL /* read more than cap */
-                                               : grow_secret(buf, n, size, nsize);
+            unsigned char *g = size >= cap + 2
+                                   ? NULL /* read more than cap */
+                                   : grow_secret(buf, n, size, nsize);
             if (g == NULL) {
                 e = size >= cap + 2 ? EFBIG : ENOMEM;
                 break;
@@ -123,7 +124,8 @@ static int read_all(int fd, size_t size, size_t cap, unsigned char **data,
 static int read_once(int dirfd, const char *path, size_t cap,
                      struct ftls__buf *out, int *not_regular)
 {
-    int fd = g_openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd =
+        g_openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return errno;
     int e = 0;
@@ -166,8 +168,10 @@ ftls_code ftls__file_read(int dirfd, const char *path, size_t cap,
     if (not_regular)
         return ftls__err(err, FTLS_E_IO, "%s: not a regular file", path);
     if (ftls__errno_transient(e))
-        return ftls__err_errno(err, FTLS_E_IO, e, "%s: read failed after %d "
-                               "attempts", path, READ_ATTEMPTS);
+        return ftls__err_errno(err, FTLS_E_IO, e,
+                               "%s: read failed after %d "
+                               "attempts",
+                               path, READ_ATTEMPTS);
     return ftls__err_errno(err, ftls__code_from_errno(e), e, "%s", path);
 }
 
@@ -196,7 +200,8 @@ static void fsync_parent(const char *path)
     else if (slash == path)
         rc = ftls__str_printf(dir, sizeof(dir), "/");
     else
-        rc = ftls__str_printf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+        rc = ftls__str_printf(dir, sizeof(dir), "%.*s", (int)(slash - path),
+                              path);
     if (rc != FTLS_OK)
         return; /* cannot happen: path itself fit in PATH_MAX */
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -251,8 +256,8 @@ ftls_code ftls__file_write_atomic(const char *path, const void *data,
         if (e == EEXIST)
             return ftls__err(err, FTLS_E_EXISTS,
                              "%s: already exists; refusing to overwrite", path);
-        return ftls__err_errno(err, ftls__code_from_errno(e), e, "%s: %s failed",
-                               path, step);
+        return ftls__err_errno(err, ftls__code_from_errno(e), e,
+                               "%s: %s failed", path, step);
     }
     fsync_parent(path);
     return FTLS_OK;

@@ -26,8 +26,9 @@ struct ftls__buf {
  * short backoff; the first attempt never sleeps. The buffer is
  * NUL-terminated one byte past len (not counted).
  */
-FTLS_NODISCARD ftls_code ftls__file_read(int dirfd, const char *path, size_t cap,
-                          struct ftls__buf *out, ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__file_read(int dirfd, const char *path,
+                                         size_t cap, struct ftls__buf *out,
+                                         ftls_error *err);
 /* Free a buffer; wipe it first when `secret`. */
 void ftls__buf_free(struct ftls__buf *b, int secret);
 
@@ -35,9 +36,10 @@ void ftls__buf_free(struct ftls__buf *b, int secret);
  * with `no_overwrite`, link, so an existing file is never replaced:
  * FTLS_E_EXISTS). The file gets exactly `mode`. No partial file is left
  * behind on failure. */
-FTLS_NODISCARD ftls_code ftls__file_write_atomic(const char *path, const void *data,
-                                  size_t len, mode_t mode, int no_overwrite,
-                                  ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__file_write_atomic(const char *path,
+                                                 const void *data, size_t len,
+                                                 mode_t mode, int no_overwrite,
+                                                 ftls_error *err);
 
 /* Sleep through the (test-replaceable) backoff hook. */
 void ftls__backoff_ms(unsigned ms);

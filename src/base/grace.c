@@ -99,8 +99,8 @@ static struct ftls__reader_slot *slot_new(void)
 {
     /* Over-allocate so the slot can sit on its own cache line. Slots live
      * for the rest of the process; the registry keeps them reachable. */
-    unsigned char *raw = ftls__calloc(1, sizeof(struct ftls__reader_slot) +
-                                             FTLS_CACHELINE);
+    unsigned char *raw =
+        ftls__calloc(1, sizeof(struct ftls__reader_slot) + FTLS_CACHELINE);
     if (raw == NULL)
         return NULL;
     uintptr_t a = ((uintptr_t)raw + FTLS_CACHELINE - 1) &

@@ -41,8 +41,8 @@
 #endif
 
 struct ftls__reader_slot {
-    _Atomic uint64_t seq;  /* odd while the owning thread is in a window */
-    atomic_int in_use;     /* 1 while a live thread owns the slot */
+    _Atomic uint64_t seq; /* odd while the owning thread is in a window */
+    atomic_int in_use;    /* 1 while a live thread owns the slot */
     struct ftls__reader_slot *next; /* registry link; slots are never freed */
     char pad[FTLS_CACHELINE - sizeof(uint64_t) - sizeof(int) - sizeof(void *)];
 };
@@ -74,8 +74,7 @@ static inline uint64_t ftls__grace_enter(struct ftls__reader_slot *slot)
     return s;
 }
 
-static inline void ftls__grace_exit(struct ftls__reader_slot *slot,
-                                    uint64_t s)
+static inline void ftls__grace_exit(struct ftls__reader_slot *slot, uint64_t s)
 {
     atomic_store_explicit(&slot->seq, s + 2, memory_order_release);
 }

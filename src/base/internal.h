@@ -22,11 +22,12 @@ char *ftls__strdup(const char *s);
  * Record a failure: format the message, move the OpenSSL error queue into
  * err (when err is not NULL), and return code. Never allocates.
  */
-FTLS_NODISCARD ftls_code ftls__err(ftls_error *err, ftls_code code, const char *fmt, ...)
-    FTLS_PRINTF(3, 4);
+FTLS_NODISCARD ftls_code ftls__err(ftls_error *err, ftls_code code,
+                                   const char *fmt, ...) FTLS_PRINTF(3, 4);
 /* Same as ftls__err but appends strerror(errnum) to the message. */
-FTLS_NODISCARD ftls_code ftls__err_errno(ftls_error *err, ftls_code code, int errnum,
-                          const char *fmt, ...) FTLS_PRINTF(4, 5);
+FTLS_NODISCARD ftls_code ftls__err_errno(ftls_error *err, ftls_code code,
+                                         int errnum, const char *fmt, ...)
+    FTLS_PRINTF(4, 5);
 /* Copy a recorded failure (code, message, OpenSSL text) into dst. */
 void ftls__error_copy(ftls_error *dst, const ftls_error *src);
 /* Map an errno value to the closest ftls_code. */
@@ -49,7 +50,7 @@ int ftls__log_enabled(ftls_log_level level);
 #define FTLS_GUARD_ARG(cond, err, what)                                        \
     do {                                                                       \
         if (!(cond))                                                           \
-            return ftls__err((err), FTLS_E_INVALID_ARGUMENT, "%s: %s",        \
+            return ftls__err((err), FTLS_E_INVALID_ARGUMENT, "%s: %s",         \
                              __func__, (what));                                \
     } while (0)
 

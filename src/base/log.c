@@ -32,14 +32,10 @@ ftls_code ftls_log_set_callback(ftls_log_fn fn, void *userdata,
 const char *ftls_log_level_name(ftls_log_level level)
 {
     switch (level) {
-    case FTLS_LOG_ERROR:
-        return "error";
-    case FTLS_LOG_WARN:
-        return "warn";
-    case FTLS_LOG_INFO:
-        return "info";
-    case FTLS_LOG_DEBUG:
-        return "debug";
+    case FTLS_LOG_ERROR: return "error";
+    case FTLS_LOG_WARN: return "warn";
+    case FTLS_LOG_INFO: return "info";
+    case FTLS_LOG_DEBUG: return "debug";
     }
     return "unknown";
 }

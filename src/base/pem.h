@@ -41,7 +41,7 @@ int ftls__pem_label_is(const struct ftls__pem_block *blk, const char *want);
 /* Decode a block's base64 body into a new buffer (free with ftls__free or,
  * for keys, ftls__free_secret). FTLS_E_PARSE on bad base64. */
 FTLS_NODISCARD ftls_code ftls__pem_decode(const struct ftls__pem_block *blk,
-                           unsigned char **out, size_t *out_len);
+                                          unsigned char **out, size_t *out_len);
 
 /* 1 when the buffer contains a PEM BEGIN marker anywhere. */
 int ftls__pem_present(const unsigned char *buf, size_t len);

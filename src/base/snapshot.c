@@ -89,8 +89,8 @@ ftls_code ftls_cell_publish(ftls_cell *cell, void *data, uint64_t *generation,
     ftls__lock(&cell->publish_lock);
     uint64_t gen = ++cell->last_generation;
     snap->head.generation = gen;
-    ftls_snapshot *old = atomic_exchange_explicit(&cell->current, snap,
-                                                  memory_order_seq_cst);
+    ftls_snapshot *old =
+        atomic_exchange_explicit(&cell->current, snap, memory_order_seq_cst);
     atomic_store_explicit(&cell->generation, gen, memory_order_release);
     ftls__unlock(&cell->publish_lock);
     ftls__op_exit();
@@ -146,7 +146,8 @@ void ftls_snapshot_free(ftls_snapshot *snap)
 {
     if (snap == NULL)
         return;
-    uint64_t was = atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel);
+    uint64_t was =
+        atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel);
     FTLS_ASSERT(was >= 1); /* a free without a reference is a double free */
     if (was != 1)
         return;

@@ -46,8 +46,8 @@ FTLS_NODISCARD ftls_code ftls__str_vaprintf(char **out, const char *fmt,
                                             va_list ap) FTLS_PRINTF(2, 0);
 
 /* buf = dir + "/" + name. FTLS_E_TOO_LARGE when it does not fit in cap. */
-FTLS_NODISCARD ftls_code ftls__path_join(char *buf, size_t cap,
-                                         const char *dir, const char *name);
+FTLS_NODISCARD ftls_code ftls__path_join(char *buf, size_t cap, const char *dir,
+                                         const char *name);
 
 /* A list of distinct strings, each owned by the list. Zero-initialise. */
 struct ftls__strlist {

@@ -18,7 +18,7 @@ struct attachment {
     struct attach_identity *ids;
     size_t nids;
     ftls_source *roots_src, *cas_src;
-    ftls_cell *roots_cell, *cas_cell; /* ftls__trust_bundle snapshots */
+    ftls_cell *roots_cell, *cas_cell;       /* ftls__trust_bundle snapshots */
     ftls_cell *derived_roots, *derived_cas; /* ftls__derived, built on use */
     void (*prev_info_cb)(const SSL *, int, int);
 };
@@ -57,18 +57,20 @@ static void exdata_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 
 static void init_once(void)
 {
-    g_idx = SSL_CTX_get_ex_new_index(0, "freshtls attach", NULL, NULL,
-                                     exdata_free);
+    g_idx =
+        SSL_CTX_get_ex_new_index(0, "freshtls attach", NULL, NULL, exdata_free);
     g_empty_store = X509_STORE_new();
 }
 
 /* Build and publish the bundle for a trust generation. */
-static FTLS_NODISCARD ftls_code publish_bundle(ftls_cell *cell, ftls_roots *roots,
-                                ftls_error *err)
+static FTLS_NODISCARD ftls_code publish_bundle(ftls_cell *cell,
+                                               ftls_roots *roots,
+                                               ftls_error *err)
 {
     struct ftls__trust_bundle *b = NULL;
     ftls_code rc = ftls__trust_bundle_new(roots, &b, err);
-    if (rc == FTLS_OK && (rc = ftls_cell_publish(cell, b, NULL, err)) != FTLS_OK)
+    if (rc == FTLS_OK &&
+        (rc = ftls_cell_publish(cell, b, NULL, err)) != FTLS_OK)
         ftls__trust_bundle_free(b, NULL);
     return rc;
 }
@@ -81,9 +83,10 @@ static void refresh_from(ftls_source *src, ftls_cell *cell)
         return;
     if (ftls_source_get1_roots(src, &roots, err) != FTLS_OK ||
         publish_bundle(cell, roots, err) != FTLS_OK)
-        ftls__log(FTLS_LOG_ERROR, "attach: cannot use new trust from %s; "
-                  "keeping the previous one: %s", ftls_source_describe(src),
-                  ftls_error_message(err));
+        ftls__log(FTLS_LOG_ERROR,
+                  "attach: cannot use new trust from %s; "
+                  "keeping the previous one: %s",
+                  ftls_source_describe(src), ftls_error_message(err));
     ftls_roots_free(roots);
     ftls_error_free(err);
 }
@@ -141,7 +144,8 @@ static ftls_snapshot *get_derived(ftls_cell *bundles, ftls_cell *derived,
     for (int attempt = 0; attempt < 3; attempt++) {
         if (ftls_cell_get1_snapshot(derived, &ds) == FTLS_OK) {
             const struct ftls__derived *d = ftls_snapshot_get0_data(ds);
-            if (ftls__derived_generation(d) == gen && ftls__derived_app(d) == app)
+            if (ftls__derived_generation(d) == gen &&
+                ftls__derived_app(d) == app)
                 break;
             ftls_snapshot_free(ds);
             ds = NULL;
@@ -155,7 +159,8 @@ static ftls_snapshot *get_derived(ftls_cell *bundles, ftls_cell *derived,
             (rc = ftls_cell_publish(derived, d, NULL, err)) != FTLS_OK)
             ftls__derived_free(d, NULL);
         if (rc != FTLS_OK)
-            ftls__log(FTLS_LOG_ERROR, "attach: cannot prepare verification "
+            ftls__log(FTLS_LOG_ERROR,
+                      "attach: cannot prepare verification "
                       "for trust generation %llu; failing closed: %s",
                       (unsigned long long)gen,
                       err ? ftls_error_message(err) : "out of memory");
@@ -172,8 +177,8 @@ static ftls_snapshot *get_derived(ftls_cell *bundles, ftls_cell *derived,
 static int cert_verify_cb(X509_STORE_CTX *xctx, void *arg)
 {
     struct attachment *a = arg;
-    SSL *ssl = X509_STORE_CTX_get_ex_data(xctx,
-                                          SSL_get_ex_data_X509_STORE_CTX_idx());
+    SSL *ssl =
+        X509_STORE_CTX_get_ex_data(xctx, SSL_get_ex_data_X509_STORE_CTX_idx());
     if (ssl == NULL)
         return X509_verify_cert(xctx);
     int server = SSL_is_server(ssl) && a->cas_cell != NULL;
@@ -255,10 +260,9 @@ static int cert_cb(SSL *ssl, void *arg)
 }
 
 /* Prepare the cell for a trust source and fill it if the source has data. */
-static FTLS_NODISCARD ftls_code watch_trust(struct attachment *a, ftls_source *src,
-                             ftls_cell **cell,
-                             void (*listener)(ftls_source *, void *),
-                             ftls_error *err)
+static FTLS_NODISCARD ftls_code
+watch_trust(struct attachment *a, ftls_source *src, ftls_cell **cell,
+            void (*listener)(ftls_source *, void *), ftls_error *err)
 {
     ftls_code rc = ftls_cell_new(ftls__trust_bundle_free, NULL, cell, err);
     if (rc != FTLS_OK)
@@ -273,8 +277,9 @@ static FTLS_NODISCARD ftls_code watch_trust(struct attachment *a, ftls_source *s
     return rc;
 }
 
-static FTLS_NODISCARD ftls_code setup(struct attachment *a, const ftls_attach_config *cfg,
-                       ftls_error *err)
+static FTLS_NODISCARD ftls_code setup(struct attachment *a,
+                                      const ftls_attach_config *cfg,
+                                      ftls_error *err)
 {
     ftls_code rc = FTLS_OK;
     if (cfg->n_identities > 0) {
@@ -295,8 +300,8 @@ static FTLS_NODISCARD ftls_code setup(struct attachment *a, const ftls_attach_co
         a->roots_src = cfg->roots;
         rc = watch_trust(a, cfg->roots, &a->roots_cell, on_roots, err);
     } else if (cfg->fixed_roots != NULL &&
-               (rc = ftls_cell_new(ftls__trust_bundle_free, NULL, &a->roots_cell,
-                                   err)) == FTLS_OK) {
+               (rc = ftls_cell_new(ftls__trust_bundle_free, NULL,
+                                   &a->roots_cell, err)) == FTLS_OK) {
         rc = publish_bundle(a->roots_cell, cfg->fixed_roots, err);
     }
     if (rc == FTLS_OK && cfg->client_cas != NULL) {
@@ -330,10 +335,12 @@ ftls_code ftls_ctx_attach(SSL_CTX *ctx, const ftls_attach_config *cfg,
     /* The one step that can still fail, before any callback is set. Its
      * callback finds the attachment through the context's ex_data. */
     if (rc == FTLS_OK && a->roots_cell != NULL &&
-        !SSL_CTX_add_custom_ext(ctx, FTLS_SESSION_GUARD_EXT, SSL_EXT_CLIENT_HELLO,
-                                guard_add, NULL, NULL, NULL, NULL)) {
+        !SSL_CTX_add_custom_ext(ctx, FTLS_SESSION_GUARD_EXT,
+                                SSL_EXT_CLIENT_HELLO, guard_add, NULL, NULL,
+                                NULL, NULL)) {
         (void)SSL_CTX_set_ex_data(ctx, g_idx, NULL);
-        rc = ftls__err(err, FTLS_E_OPENSSL, "attach: cannot install the "
+        rc = ftls__err(err, FTLS_E_OPENSSL,
+                       "attach: cannot install the "
                        "session guard (extension type 0x%x in use?)",
                        FTLS_SESSION_GUARD_EXT);
     }
@@ -351,6 +358,7 @@ ftls_code ftls_ctx_attach(SSL_CTX *ctx, const ftls_attach_config *cfg,
         SSL_CTX_set_info_callback(ctx, info_cb);
     }
     if (a->cas_cell != NULL) /* (always succeeds) */
-        (void)SSL_CTX_set_session_ticket_cb(ctx, ftls__ticket_gen, ticket_dec_cb, a);
+        (void)SSL_CTX_set_session_ticket_cb(ctx, ftls__ticket_gen,
+                                            ticket_dec_cb, a);
     return FTLS_OK;
 }

@@ -134,7 +134,8 @@ static int ticket_cb(SSL *s, unsigned char key_name[16], unsigned char *iv,
     if (enc) {
         memcpy(key_name, i->keys.name, 16);
         if (RAND_bytes(iv, 16) <= 0 ||
-            !EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, i->keys.aes, iv) ||
+            !EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, i->keys.aes,
+                                iv) ||
             !EVP_MAC_CTX_set_params(hctx, params))
             return -1;
         return 1;
@@ -172,8 +173,8 @@ static const struct ctx_info *info_of(const SSL *ssl)
 static int bound_verify_cb(X509_STORE_CTX *xctx, void *arg)
 {
     (void)arg;
-    SSL *ssl = X509_STORE_CTX_get_ex_data(xctx,
-                                          SSL_get_ex_data_X509_STORE_CTX_idx());
+    SSL *ssl =
+        X509_STORE_CTX_get_ex_data(xctx, SSL_get_ex_data_X509_STORE_CTX_idx());
     int ok = X509_verify_cert(xctx);
     const struct ctx_info *i = ssl ? info_of(ssl) : NULL;
     if (i != NULL)
@@ -224,9 +225,11 @@ ftls_code ftls__ctx_bind_sessions(SSL_CTX *ctx, int is_server,
         return FTLS_OK;
     }
     SSL_CTX_set_info_callback(ctx, bound_info_cb);
-    if (!SSL_CTX_add_custom_ext(ctx, FTLS_SESSION_GUARD_EXT, SSL_EXT_CLIENT_HELLO,
-                                bound_guard, NULL, NULL, NULL, NULL))
-        return ftls__err(err, FTLS_E_OPENSSL, "ctx: cannot install the session "
+    if (!SSL_CTX_add_custom_ext(ctx, FTLS_SESSION_GUARD_EXT,
+                                SSL_EXT_CLIENT_HELLO, bound_guard, NULL, NULL,
+                                NULL, NULL))
+        return ftls__err(err, FTLS_E_OPENSSL,
+                         "ctx: cannot install the session "
                          "guard");
     return FTLS_OK;
 }

@@ -16,7 +16,7 @@ struct ftls_ctx_factory {
     unsigned char *alpn;
     ftls_source *identity, *roots_src, *client_cas;
     ftls_source *own_system; /* set_system_roots(): ours, also roots_src */
-    ftls_cell *cell; /* SSL_CTX * snapshots */
+    ftls_cell *cell;         /* SSL_CTX * snapshots */
     pthread_mutex_t build_lock;
     struct ftls__ctx_counter *counter;
     struct ftls__ticket_keys keys;
@@ -37,7 +37,8 @@ static void on_publish(ftls_source *src, void *arg)
     if (ftls_error_new(&err) != FTLS_OK)
         return;
     if (ftls_ctx_factory_build(f, err) != FTLS_OK)
-        ftls__log(FTLS_LOG_ERROR, "ctx factory: cannot rebuild after %s "
+        ftls__log(FTLS_LOG_ERROR,
+                  "ctx factory: cannot rebuild after %s "
                   "changed; keeping the previous context: %s",
                   ftls_source_describe(src), ftls_error_message(err));
     ftls_error_free(err);
@@ -110,8 +111,9 @@ void ftls_ctx_factory_free(ftls_ctx_factory *f)
     ftls__free_secret(f, sizeof(*f)); /* wipes the ticket keys */
 }
 
-static FTLS_NODISCARD ftls_code set_source(ftls_ctx_factory *f, ftls_source **slot,
-                            ftls_source *src, ftls_error *err)
+static FTLS_NODISCARD ftls_code set_source(ftls_ctx_factory *f,
+                                           ftls_source **slot, ftls_source *src,
+                                           ftls_error *err)
 {
     FTLS_GUARD_ARG(f != NULL && src != NULL, err, "factory or source is NULL");
     if (*slot != NULL)
@@ -165,8 +167,8 @@ ftls_code ftls_ctx_factory_set_system_roots(ftls_ctx_factory *f,
 
 /* The verification store (and, for client CAs, the advertised names);
  * *uid names the root set used (0: none). */
-static FTLS_NODISCARD ftls_code apply_trust(ftls_ctx_factory *f, SSL_CTX *ctx, uint64_t *uid,
-                             ftls_error *err)
+static FTLS_NODISCARD ftls_code apply_trust(ftls_ctx_factory *f, SSL_CTX *ctx,
+                                            uint64_t *uid, ftls_error *err)
 {
     *uid = 0;
     ftls_roots *roots = NULL;
@@ -194,12 +196,14 @@ static FTLS_NODISCARD ftls_code apply_trust(ftls_ctx_factory *f, SSL_CTX *ctx, u
     return FTLS_OK;
 }
 
-static FTLS_NODISCARD ftls_code configure(ftls_ctx_factory *f, SSL_CTX *ctx, ftls_error *err)
+static FTLS_NODISCARD ftls_code configure(ftls_ctx_factory *f, SSL_CTX *ctx,
+                                          ftls_error *err)
 {
     const ftls_ctx_template *t = &f->t;
     if (!SSL_CTX_set_min_proto_version(ctx, t->min_version ? t->min_version
                                                            : TLS1_2_VERSION) ||
-        (t->max_version && !SSL_CTX_set_max_proto_version(ctx, t->max_version)) ||
+        (t->max_version &&
+         !SSL_CTX_set_max_proto_version(ctx, t->max_version)) ||
         (t->ciphers && !SSL_CTX_set_cipher_list(ctx, t->ciphers)) ||
         (t->ciphersuites && !SSL_CTX_set_ciphersuites(ctx, t->ciphersuites)) ||
         (t->groups && !SSL_CTX_set1_groups_list(ctx, t->groups)) ||
@@ -208,9 +212,10 @@ static FTLS_NODISCARD ftls_code configure(ftls_ctx_factory *f, SSL_CTX *ctx, ftl
         return ftls__err(err, FTLS_E_OPENSSL, "ctx factory: template rejected");
     int mode = t->verify_mode;
     if (mode == 0)
-        mode = !t->is_server   ? SSL_VERIFY_PEER
-               : f->client_cas ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-                               : SSL_VERIFY_NONE;
+        mode = !t->is_server ? SSL_VERIFY_PEER
+               : f->client_cas
+                   ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                   : SSL_VERIFY_NONE;
     SSL_CTX_set_verify(ctx, mode, NULL);
     if (t->verify_depth > 0)
         SSL_CTX_set_verify_depth(ctx, t->verify_depth);
@@ -218,7 +223,8 @@ static FTLS_NODISCARD ftls_code configure(ftls_ctx_factory *f, SSL_CTX *ctx, ftl
         SSL_CTX_set_session_cache_mode(ctx, t->session_cache_mode);
     if (t->is_server &&
         !SSL_CTX_set_session_id_context(ctx, f->sid_ctx, sizeof(f->sid_ctx)))
-        return ftls__err(err, FTLS_E_OPENSSL, "ctx factory: session id context");
+        return ftls__err(err, FTLS_E_OPENSSL,
+                         "ctx factory: session id context");
     return FTLS_OK;
 }
 
@@ -226,12 +232,13 @@ ftls_code ftls_ctx_factory_build(ftls_ctx_factory *f, ftls_error *err)
 {
     FTLS_GUARD_ARG(f != NULL, err, "factory is NULL");
     if (f->t.is_server && f->identity == NULL)
-        return ftls__err(err, FTLS_E_STATE, "ctx factory: a server needs an "
+        return ftls__err(err, FTLS_E_STATE,
+                         "ctx factory: a server needs an "
                          "identity source");
     ftls__lock(&f->build_lock);
     ftls_identity *id = NULL;
-    SSL_CTX *ctx = SSL_CTX_new(f->t.is_server ? TLS_server_method()
-                                              : TLS_client_method());
+    SSL_CTX *ctx =
+        SSL_CTX_new(f->t.is_server ? TLS_server_method() : TLS_client_method());
     ftls_code rc = FTLS_OK;
     if (ctx == NULL)
         rc = ftls__err(err, FTLS_E_OPENSSL, "ctx factory: SSL_CTX_new failed");
@@ -251,9 +258,11 @@ ftls_code ftls_ctx_factory_build(ftls_ctx_factory *f, ftls_error *err)
     if (rc == FTLS_OK && (!f->t.is_server || f->client_cas != NULL))
         rc = ftls__ctx_bind_sessions(ctx, f->t.is_server, trust_uid, err);
     if (rc == FTLS_OK && f->t.setup != NULL && !f->t.setup(ctx, f->t.setup_arg))
-        rc = ftls__err(err, FTLS_E_STATE, "ctx factory: setup callback refused "
+        rc = ftls__err(err, FTLS_E_STATE,
+                       "ctx factory: setup callback refused "
                        "the context");
-    if (rc == FTLS_OK && (rc = ftls_cell_publish(f->cell, ctx, NULL, err)) == FTLS_OK)
+    if (rc == FTLS_OK &&
+        (rc = ftls_cell_publish(f->cell, ctx, NULL, err)) == FTLS_OK)
         ctx = NULL; /* the cell owns it */
     if (rc != FTLS_OK)
         atomic_fetch_add(&f->failures, 1);

@@ -17,8 +17,8 @@ struct ftls__trust_bundle {
 };
 
 FTLS_NODISCARD ftls_code ftls__trust_bundle_new(ftls_roots *roots,
-                                 struct ftls__trust_bundle **out,
-                                 ftls_error *err);
+                                                struct ftls__trust_bundle **out,
+                                                ftls_error *err);
 /* Snapshot-cell destructor. */
 void ftls__trust_bundle_free(void *bundle, void *arg);
 
@@ -26,9 +26,10 @@ void ftls__trust_bundle_free(void *bundle, void *arg);
  * generation's anchors and the application store's settings, CRLs and
  * lookups. Immutable once built; a snapshot-cell payload. */
 struct ftls__derived;
-FTLS_NODISCARD ftls_code ftls__derived_new(ftls_roots *roots, uint64_t generation,
-                            X509_STORE *app, struct ftls__derived **out,
-                            ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__derived_new(ftls_roots *roots,
+                                           uint64_t generation, X509_STORE *app,
+                                           struct ftls__derived **out,
+                                           ftls_error *err);
 void ftls__derived_free(void *derived, void *arg);
 uint64_t ftls__derived_generation(const struct ftls__derived *d);
 uint64_t ftls__derived_trust_uid(const struct ftls__derived *d);
@@ -63,7 +64,8 @@ int ftls__session_guard(SSL *ssl, unsigned int context, uint64_t generation,
 /* Server tickets: put the verifying generation of an authenticated client
  * in the ticket; decide whether a decrypted ticket may be used under the
  * current client-CA `generation`. */
-int ftls__ticket_gen(SSL *ssl, void *unused); /* SSL_CTX_generate_session_ticket_fn */
+int ftls__ticket_gen(SSL *ssl,
+                     void *unused); /* SSL_CTX_generate_session_ticket_fn */
 SSL_TICKET_RETURN ftls__ticket_dec(SSL_SESSION *s, SSL_TICKET_STATUS status,
                                    uint64_t generation);
 
@@ -82,14 +84,17 @@ struct ftls__ctx_counter {
 /* Attach per-context data: ticket keys (servers), ALPN list, counters.
  * The data is freed, and the counters decremented, with the SSL_CTX. */
 FTLS_NODISCARD ftls_code ftls__ctx_install(SSL_CTX *ctx, int is_server,
-                            const struct ftls__ticket_keys *keys,
-                            const unsigned char *alpn, size_t alpn_len,
-                            struct ftls__ctx_counter *counter, ftls_error *err);
+                                           const struct ftls__ticket_keys *keys,
+                                           const unsigned char *alpn,
+                                           size_t alpn_len,
+                                           struct ftls__ctx_counter *counter,
+                                           ftls_error *err);
 /* Factory contexts: bind sessions to the root set `trust_uid` this context
  * verifies peers with (servers: client CAs), as attach mode does. After
  * ftls__ctx_install(). */
 FTLS_NODISCARD ftls_code ftls__ctx_bind_sessions(SSL_CTX *ctx, int is_server,
-                                  uint64_t trust_uid, ftls_error *err);
+                                                 uint64_t trust_uid,
+                                                 ftls_error *err);
 /* The custom ClientHello extension type of the stale-session guard
  * (never put on the wire). */
 #define FTLS_SESSION_GUARD_EXT 0xfa17

@@ -97,7 +97,8 @@ void ftls__session_tag(SSL *ssl, uint64_t generation)
 /* The generation a client session was verified under; 0 when unknown. */
 static uint64_t client_tag(SSL_SESSION *s)
 {
-    uintptr_t tag = g_sess_idx < 0 ? 0 : (uintptr_t)SSL_SESSION_get_ex_data(s, g_sess_idx);
+    uintptr_t tag =
+        g_sess_idx < 0 ? 0 : (uintptr_t)SSL_SESSION_get_ex_data(s, g_sess_idx);
     if (tag != 0)
         return tag;
     void *data = NULL;
@@ -125,7 +126,7 @@ void ftls__session_drop_stale(SSL *ssl, uint64_t generation)
     if (ftls__session_offer_ok(ssl, generation))
         return;
     ftls__log(FTLS_LOG_DEBUG, "session established under other trust: "
-              "not resuming it");
+                              "not resuming it");
     (void)SSL_set_session(ssl, NULL);
 }
 
@@ -137,7 +138,8 @@ int ftls__session_guard(SSL *ssl, unsigned int context, uint64_t generation,
         !SSL_SESSION_is_resumable(sess) ||
         ftls__session_offer_ok(ssl, generation))
         return 0; /* add nothing */
-    ftls__log(FTLS_LOG_ERROR, "refusing to resume a session verified under "
+    ftls__log(FTLS_LOG_ERROR,
+              "refusing to resume a session verified under "
               "roots that are no longer current (a per-SSL info callback "
               "replaced the one that would have dropped it)");
     *al = SSL_AD_INTERNAL_ERROR;
@@ -155,7 +157,9 @@ int ftls__ticket_gen(SSL *ssl, void *unused)
         return 1; /* no client certificate: nothing to bind */
     /* The generation that verified the client (0: not verified by us). */
     uint64_t generation =
-        g_sess_idx < 0 ? 0 : (uint64_t)(uintptr_t)SSL_SESSION_get_ex_data(s, g_sess_idx);
+        g_sess_idx < 0
+            ? 0
+            : (uint64_t)(uintptr_t)SSL_SESSION_get_ex_data(s, g_sess_idx);
     unsigned char buf[8];
     put_be64(buf, generation);
     return SSL_SESSION_set1_ticket_appdata(s, buf, sizeof(buf));
@@ -166,11 +170,9 @@ SSL_TICKET_RETURN ftls__ticket_dec(SSL_SESSION *s, SSL_TICKET_STATUS status,
 {
     switch (status) {
     case SSL_TICKET_SUCCESS:
-    case SSL_TICKET_SUCCESS_RENEW:
-        break;
+    case SSL_TICKET_SUCCESS_RENEW: break;
     case SSL_TICKET_FATAL_ERR_MALLOC:
-    case SSL_TICKET_FATAL_ERR_OTHER:
-        return SSL_TICKET_RETURN_ABORT;
+    case SSL_TICKET_FATAL_ERR_OTHER: return SSL_TICKET_RETURN_ABORT;
     default: /* no ticket, or not one of ours: a full handshake */
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     }
@@ -181,7 +183,7 @@ SSL_TICKET_RETURN ftls__ticket_dec(SSL_SESSION *s, SSL_TICKET_STATUS status,
             return SSL_TICKET_RETURN_IGNORE_RENEW;
         if (get_be64(data) != generation) {
             ftls__log(FTLS_LOG_DEBUG, "ticket of a client authenticated under "
-                      "other client CAs: full handshake");
+                                      "other client CAs: full handshake");
             return SSL_TICKET_RETURN_IGNORE_RENEW;
         }
     }

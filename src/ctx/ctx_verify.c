@@ -27,10 +27,10 @@
 #include "roots/roots_internal.h"
 
 struct ftls__derived {
-    uint64_t generation;  /* of the trust bundle it was built from */
-    uint64_t trust_uid;   /* ftls__roots_uid() of its anchors */
-    X509_STORE *app;      /* the application's store (a reference) */
-    X509_STORE *store;    /* anchors + the application's settings */
+    uint64_t generation; /* of the trust bundle it was built from */
+    uint64_t trust_uid;  /* ftls__roots_uid() of its anchors */
+    X509_STORE *app;     /* the application's store (a reference) */
+    X509_STORE *store;   /* anchors + the application's settings */
 };
 
 static X509_LOOKUP_METHOD *g_crl_method;
@@ -119,7 +119,8 @@ static int inherit_callbacks(X509_STORE *d, const X509_STORE *app)
     COPY(lookup_certs);
     COPY(lookup_crls);
 #undef COPY
-    X509_STORE_CTX_check_revocation_fn rev = X509_STORE_get_check_revocation(app);
+    X509_STORE_CTX_check_revocation_fn rev =
+        X509_STORE_get_check_revocation(app);
     if (rev == NULL)
         return 1; /* the derived store's own: distrust-after + default */
     struct next_check *n = OPENSSL_zalloc(sizeof(*n));
@@ -150,7 +151,8 @@ ftls_code ftls__derived_new(ftls_roots *roots, uint64_t generation,
     *out = NULL;
     pthread_once(&g_once, init_once);
     if (g_crl_method == NULL || g_next_idx < 0)
-        return ftls__err(err, FTLS_E_NOMEM, "attach: cannot set up the "
+        return ftls__err(err, FTLS_E_NOMEM,
+                         "attach: cannot set up the "
                          "application CRL lookup");
     struct ftls__derived *d = ftls__calloc(1, sizeof(*d));
     if (d == NULL)
@@ -177,7 +179,8 @@ ftls_code ftls__derived_new(ftls_roots *roots, uint64_t generation,
     d->app = app;
     if (!X509_STORE_set1_param(d->store, X509_STORE_get0_param(app)) ||
         !inherit_callbacks(d->store, app))
-        rc = ftls__err(err, FTLS_E_NOMEM, "attach: cannot copy the "
+        rc = ftls__err(err, FTLS_E_NOMEM,
+                       "attach: cannot copy the "
                        "application's store settings");
 done:
     if (rc != FTLS_OK) {

@@ -10,8 +10,8 @@
 #include "base/fileio.h"
 #include "mint/mint_internal.h"
 
-static FTLS_NODISCARD ftls_code ca_wrap(X509 *cert, EVP_PKEY *key, ftls_ca **out,
-                         ftls_error *err)
+static FTLS_NODISCARD ftls_code ca_wrap(X509 *cert, EVP_PKEY *key,
+                                        ftls_ca **out, ftls_error *err)
 {
     const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(cert);
     ftls_ca *ca = ftls__calloc(1, sizeof(*ca));
@@ -20,7 +20,8 @@ static FTLS_NODISCARD ftls_code ca_wrap(X509 *cert, EVP_PKEY *key, ftls_ca **out
     atomic_init(&ca->refs, 1);
     X509_get_extension_flags(cert); /* see mint_leaf.c: openssl#32609 */
     if ((ca->sign_template = EVP_MD_CTX_new()) == NULL ||
-        EVP_DigestSignInit(ca->sign_template, NULL, EVP_sha256(), NULL, key) != 1) {
+        EVP_DigestSignInit(ca->sign_template, NULL, EVP_sha256(), NULL, key) !=
+            1) {
         EVP_MD_CTX_free(ca->sign_template);
         ftls__free(ca);
         return ftls__err(err, FTLS_E_OPENSSL, "ca: the key cannot sign");
@@ -79,23 +80,24 @@ static X509 *build_ca_cert(EVP_PKEY *key, const char *cn, int64_t validity,
 {
     X509 *x = X509_new();
     X509_NAME *name = X509_NAME_new();
-    int ok = (*step = "allocate", x && name) &&
-             (*step = "serial", X509_set_version(x, X509_VERSION_3) &&
-              ftls__mint_set_serial(x)) &&
-             (*step = "validity",
-              X509_gmtime_adj(X509_getm_notBefore(x), -FTLS_MINT_BACKDATE_DEFAULT) &&
-              X509_gmtime_adj(X509_getm_notAfter(x), (long)validity)) &&
-             (*step = "subject name",
-              X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                         (const unsigned char *)cn, -1, -1, 0) &&
-              X509_set_subject_name(x, name) && X509_set_issuer_name(x, name)) &&
-             (*step = "public key", X509_set_pubkey(x, key)) &&
-             (*step = "extensions",
-              add_ext(x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
-              add_ext(x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
-              add_ext(x, NID_subject_key_identifier, "hash") &&
-              add_ext(x, NID_authority_key_identifier, "keyid:always")) &&
-             (*step = "signature", X509_sign(x, key, EVP_sha256()) > 0);
+    int ok =
+        (*step = "allocate", x && name) &&
+        (*step = "serial",
+         X509_set_version(x, X509_VERSION_3) && ftls__mint_set_serial(x)) &&
+        (*step = "validity",
+         X509_gmtime_adj(X509_getm_notBefore(x), -FTLS_MINT_BACKDATE_DEFAULT) &&
+             X509_gmtime_adj(X509_getm_notAfter(x), (long)validity)) &&
+        (*step = "subject name",
+         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                    (const unsigned char *)cn, -1, -1, 0) &&
+             X509_set_subject_name(x, name) && X509_set_issuer_name(x, name)) &&
+        (*step = "public key", X509_set_pubkey(x, key)) &&
+        (*step = "extensions",
+         add_ext(x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
+             add_ext(x, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+             add_ext(x, NID_subject_key_identifier, "hash") &&
+             add_ext(x, NID_authority_key_identifier, "keyid:always")) &&
+        (*step = "signature", X509_sign(x, key, EVP_sha256()) > 0);
     X509_NAME_free(name);
     if (!ok) {
         X509_free(x);
@@ -109,8 +111,8 @@ ftls_code ftls_ca_generate(const ftls_ca_options *o, ftls_ca **out,
 {
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
     *out = NULL;
-    const char *cn = o && o->common_name ? o->common_name
-                                         : "freshtls interception CA";
+    const char *cn =
+        o && o->common_name ? o->common_name : "freshtls interception CA";
     int64_t validity = o && o->validity ? o->validity : 365LL * 86400;
     FTLS_GUARD_ARG(validity > 0, err, "validity must be positive");
     const char *step = "key generation";
@@ -118,8 +120,10 @@ ftls_code ftls_ca_generate(const ftls_ca_options *o, ftls_ca **out,
     X509 *x = key ? build_ca_cert(key, cn, validity, &step) : NULL;
     if (x == NULL) {
         EVP_PKEY_free(key);
-        return ftls__err(err, FTLS_E_OPENSSL, "ca: cannot generate the CA "
-                         "certificate (%s failed)", step);
+        return ftls__err(err, FTLS_E_OPENSSL,
+                         "ca: cannot generate the CA "
+                         "certificate (%s failed)",
+                         step);
     }
     ftls_code rc = ca_wrap(x, key, out, err);
     if (rc != FTLS_OK) {
@@ -150,18 +154,25 @@ ftls_code ftls_ca_load(const char *cert_path, const char *key_path,
     key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
     BIO_free(b);
     if (x == NULL || key == NULL) {
-        rc = ftls__err(err, FTLS_E_PARSE, "ca: cannot parse %s", x ? key_path
-                                                                   : cert_path);
-    } else if (X509_check_ca(x) != 1 || !(X509_get_extension_flags(x) & EXFLAG_CA)) {
-        rc = ftls__err(err, FTLS_E_KEY_POLICY, "ca: %s is not a CA "
-                       "(basicConstraints CA:TRUE missing)", cert_path);
+        rc = ftls__err(err, FTLS_E_PARSE, "ca: cannot parse %s",
+                       x ? key_path : cert_path);
+    } else if (X509_check_ca(x) != 1 ||
+               !(X509_get_extension_flags(x) & EXFLAG_CA)) {
+        rc = ftls__err(err, FTLS_E_KEY_POLICY,
+                       "ca: %s is not a CA "
+                       "(basicConstraints CA:TRUE missing)",
+                       cert_path);
     } else if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) &&
                !(X509_get_key_usage(x) & KU_KEY_CERT_SIGN)) {
-        rc = ftls__err(err, FTLS_E_KEY_POLICY, "ca: %s does not allow "
-                       "keyCertSign", cert_path);
+        rc = ftls__err(err, FTLS_E_KEY_POLICY,
+                       "ca: %s does not allow "
+                       "keyCertSign",
+                       cert_path);
     } else if (X509_get0_subject_key_id(x) == NULL) {
-        rc = ftls__err(err, FTLS_E_KEY_POLICY, "ca: %s has no subject key "
-                       "identifier (leaves need it for their AKI)", cert_path);
+        rc = ftls__err(err, FTLS_E_KEY_POLICY,
+                       "ca: %s has no subject key "
+                       "identifier (leaves need it for their AKI)",
+                       cert_path);
     } else if (X509_check_private_key(x, key) != 1) {
         rc = ftls__err(err, FTLS_E_KEY_MISMATCH, "ca: %s does not match %s",
                        key_path, cert_path);
@@ -202,14 +213,15 @@ ftls_code ftls_ca_export(const ftls_ca *ca, const char *cert_path,
     size_t cl = 0, kl = 0;
     char *cert = pem_of(0, ca, &cl), *key = pem_of(1, ca, &kl);
     ftls_code rc = (cert && key) ? FTLS_OK
-                                 : ftls__err(err, FTLS_E_NOMEM, "ca: cannot "
+                                 : ftls__err(err, FTLS_E_NOMEM,
+                                             "ca: cannot "
                                              "encode");
     /* The key first: a crash between the two leaves no orphan public cert
      * that looks usable. */
     if (rc == FTLS_OK)
         rc = ftls__file_write_atomic(key_path, key, kl, 0600, 1, err);
-    if (rc == FTLS_OK &&
-        (rc = ftls__file_write_atomic(cert_path, cert, cl, 0644, 1, err)) != FTLS_OK)
+    if (rc == FTLS_OK && (rc = ftls__file_write_atomic(
+                              cert_path, cert, cl, 0644, 1, err)) != FTLS_OK)
         unlink(key_path); /* keep the pair together */
     ftls__free(cert);
     if (key)

@@ -50,8 +50,8 @@ ftls_code ftls_leaf_cache_new(ftls_ca *ca, const ftls_leaf_cache_options *o,
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
     *out = NULL;
     FTLS_GUARD_ARG(ca != NULL, err, "ca is NULL");
-    double fraction = o && o->remint_fraction > 0 ? o->remint_fraction
-                                                  : FRACTION_DEFAULT;
+    double fraction =
+        o && o->remint_fraction > 0 ? o->remint_fraction : FRACTION_DEFAULT;
     FTLS_GUARD_ARG(fraction <= 1.0, err, "remint_fraction must be in (0, 1]");
     ftls_leaf_cache *c = ftls__calloc(1, sizeof(*c));
     if (c == NULL)
@@ -249,7 +249,7 @@ ftls_code ftls_leaf_cache_get1(ftls_leaf_cache *c, const char *host,
     char name[FTLS_NAME_MAX + 1];
     int is_ip = 0;
     ftls_code rc = ftls_leaf_normalize_name(host, c->mint.allow_ip, name,
-                                       sizeof(name), &is_ip, err);
+                                            sizeof(name), &is_ip, err);
     if (rc != FTLS_OK) {
         ftls__lock(&c->lock);
         c->st.failures++;
@@ -287,7 +287,8 @@ ftls_code ftls_leaf_cache_get1(ftls_leaf_cache *c, const char *host,
     return rc;
 }
 
-ftls_code ftls_leaf_cache_get_stats(ftls_leaf_cache *c, ftls_leaf_cache_stats *st)
+ftls_code ftls_leaf_cache_get_stats(ftls_leaf_cache *c,
+                                    ftls_leaf_cache_stats *st)
 {
     if (c == NULL || st == NULL)
         return FTLS_E_INVALID_ARGUMENT;
@@ -368,16 +369,18 @@ static int hello_cb(SSL *s, int *al, void *arg)
     char name[512];
     if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &ext, &len) ||
         !sni_name(ext, len, name, sizeof(name)))
-        return refuse(r, "", FTLS_E_NAME_REJECTED, "no SNI host name in the "
-                      "ClientHello", al, SSL_AD_UNRECOGNIZED_NAME);
+        return refuse(r, "", FTLS_E_NAME_REJECTED,
+                      "no SNI host name in the "
+                      "ClientHello",
+                      al, SSL_AD_UNRECOGNIZED_NAME);
     ftls_error *err = NULL;
     ftls_leaf *leaf = NULL;
     ftls_code rc = ftls_error_new(&err);
     if (rc == FTLS_OK)
         rc = ftls_leaf_cache_get1(r->cache, name, &leaf, err);
     if (rc != FTLS_OK) {
-        int ret = refuse(r, name, rc, err ? ftls_error_message(err)
-                                          : "out of memory", al,
+        int ret = refuse(r, name, rc,
+                         err ? ftls_error_message(err) : "out of memory", al,
                          rc == FTLS_E_NAME_REJECTED ? SSL_AD_UNRECOGNIZED_NAME
                                                     : SSL_AD_INTERNAL_ERROR);
         ftls_error_free(err);
@@ -385,7 +388,8 @@ static int hello_cb(SSL *s, int *al, void *arg)
     }
     ftls_error_free(err);
     ftls__leaf_warm(leaf);
-    int ok = SSL_use_cert_and_key(s, leaf->cert, leaf->key, leaf->chain, 1) == 1;
+    int ok =
+        SSL_use_cert_and_key(s, leaf->cert, leaf->key, leaf->chain, 1) == 1;
     ftls_leaf_free(leaf);
     if (!ok)
         return refuse(r, name, FTLS_E_OPENSSL, "cannot install the minted leaf",

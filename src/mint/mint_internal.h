@@ -28,7 +28,8 @@ struct ftls_ca {
 
 struct ftls_leaf {
     _Atomic long refs;
-    atomic_int warm; /* OpenSSL's extension cache filled (see ftls__leaf_warm) */
+    atomic_int
+        warm; /* OpenSSL's extension cache filled (see ftls__leaf_warm) */
     pthread_mutex_t warm_lock;
     X509 *cert;
     EVP_PKEY *key;
@@ -46,7 +47,7 @@ int ftls__mint_set_serial(X509 *x);
 void ftls__leaf_warm(ftls_leaf *leaf);
 /* Mint for an already normalized name. */
 FTLS_NODISCARD ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
-                     const ftls_mint_options *o, int64_t now, ftls_leaf **out,
-                     ftls_error *err);
+                                    const ftls_mint_options *o, int64_t now,
+                                    ftls_leaf **out, ftls_error *err);
 
 #endif

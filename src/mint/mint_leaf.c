@@ -83,10 +83,11 @@ static int add_san(X509 *x, const char *name, int is_ip, int critical)
 
 static int add_fixed_exts(X509 *x, const ftls_ca *ca)
 {
-    static const unsigned char bc[] = {0x30, 0x00}; /* CA:FALSE */
+    static const unsigned char bc[] = {0x30, 0x00};             /* CA:FALSE */
     static const unsigned char ku[] = {0x03, 0x02, 0x07, 0x80}; /* digitalSig */
-    static const unsigned char eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01,
-                                        0x05, 0x05, 0x07, 0x03, 0x01}; /* serverAuth */
+    static const unsigned char eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b,
+                                        0x06, 0x01, 0x05, 0x05, 0x07,
+                                        0x03, 0x01}; /* serverAuth */
     unsigned char ski[2 + 20], aki[4 + sizeof(ca->ski)];
     /* SKI: SHA-1 of the subjectPublicKey bits (RFC 5280, method 1), read
      * from the certificate's own encoding. */
@@ -95,12 +96,14 @@ static int add_fixed_exts(X509 *x, const ftls_ca *ca)
     unsigned n = 0;
     pthread_once(&g_once, init_sha1);
     if (g_sha1 == NULL ||
-        !X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL, X509_get_X509_PUBKEY(x)) ||
+        !X509_PUBKEY_get0_param(NULL, &bits, &bits_len, NULL,
+                                X509_get_X509_PUBKEY(x)) ||
         bits == NULL || bits_len <= 0)
         return 0;
     ski[0] = 0x04;
     ski[1] = 20;
-    if (!EVP_Digest(bits, (size_t)bits_len, ski + 2, &n, g_sha1, NULL) || n != 20)
+    if (!EVP_Digest(bits, (size_t)bits_len, ski + 2, &n, g_sha1, NULL) ||
+        n != 20)
         return 0;
     /* AKI: keyIdentifier copied from the CA's actual SKI bytes. */
     aki[0] = 0x30;
@@ -112,7 +115,8 @@ static int add_fixed_exts(X509 *x, const ftls_ca *ca)
            add_der_ext(x, NID_key_usage, 1, ku, sizeof(ku)) &&
            add_der_ext(x, NID_ext_key_usage, 0, eku, sizeof(eku)) &&
            add_der_ext(x, NID_subject_key_identifier, 0, ski, sizeof(ski)) &&
-           add_der_ext(x, NID_authority_key_identifier, 0, aki, 4 + ca->ski_len);
+           add_der_ext(x, NID_authority_key_identifier, 0, aki,
+                       4 + ca->ski_len);
 }
 
 int ftls__mint_set_serial(X509 *x)
@@ -139,10 +143,11 @@ static int sign(X509 *x, ftls_ca *ca)
 static int set_subject(X509 *x, const char *name)
 {
     X509_NAME *n = X509_NAME_new();
-    int ok = n != NULL &&
-             X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_ASC,
-                                        (const unsigned char *)name, -1, -1, 0) &&
-             X509_set_subject_name(x, n);
+    int ok =
+        n != NULL &&
+        X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_ASC,
+                                   (const unsigned char *)name, -1, -1, 0) &&
+        X509_set_subject_name(x, n);
     X509_NAME_free(n);
     return ok;
 }
@@ -157,20 +162,23 @@ static FTLS_NODISCARD ftls_code build(ftls_ca *ca, const char *name, int is_ip,
     const char *step = "allocate";
     int ok = x != NULL &&
              (step = "key", (leaf->key = ftls__mint_key_new(x)) != NULL) &&
-             (step = "serial", X509_set_version(x, X509_VERSION_3) && ftls__mint_set_serial(x)) &&
+             (step = "serial", X509_set_version(x, X509_VERSION_3) &&
+                                   ftls__mint_set_serial(x)) &&
              (step = "validity",
               ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) &&
-              ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na)) &&
+                  ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na)) &&
              (step = "names",
               X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) &&
-              (empty_subject || set_subject(x, name))) &&
-             (step = "extensions",
-              add_san(x, name, is_ip, empty_subject) && add_fixed_exts(x, ca)) &&
+                  (empty_subject || set_subject(x, name))) &&
+             (step = "extensions", add_san(x, name, is_ip, empty_subject) &&
+                                       add_fixed_exts(x, ca)) &&
              (step = "signature", sign(x, ca));
     if (!ok) {
         X509_free(x);
-        return ftls__err(err, FTLS_E_OPENSSL, "mint '%s': cannot build the "
-                         "certificate (%s failed)", name, step);
+        return ftls__err(err, FTLS_E_OPENSSL,
+                         "mint '%s': cannot build the "
+                         "certificate (%s failed)",
+                         name, step);
     }
     leaf->cert = x;
     return FTLS_OK;
@@ -184,10 +192,12 @@ ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
     int64_t life = o && o->lifetime ? o->lifetime : FTLS_MINT_LIFETIME_DEFAULT;
     int64_t back = o && o->backdate ? o->backdate : FTLS_MINT_BACKDATE_DEFAULT;
     if (life <= 0 || life > FTLS_MINT_LIFETIME_MAX || back < 0)
-        return ftls__err(err, FTLS_E_INVALID_ARGUMENT, "mint: lifetime must be "
+        return ftls__err(err, FTLS_E_INVALID_ARGUMENT,
+                         "mint: lifetime must be "
                          "1 s to 180 days, backdate non-negative");
     if (ca->ski_len == 0 || ca->ski_len > 64)
-        return ftls__err(err, FTLS_E_KEY_POLICY, "mint: the CA has no usable "
+        return ftls__err(err, FTLS_E_KEY_POLICY,
+                         "mint: the CA has no usable "
                          "subject key identifier");
     if (now == 0)
         now = (int64_t)time(NULL);
@@ -199,8 +209,8 @@ ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
     pthread_mutex_init(&leaf->warm_lock, NULL);
     leaf->not_before = now - back;
     leaf->not_after = now + life;
-    ftls_code rc = build(ca, name, is_ip, leaf->not_before, leaf->not_after,
-                         leaf, err);
+    ftls_code rc =
+        build(ca, name, is_ip, leaf->not_before, leaf->not_after, leaf, err);
     if (rc == FTLS_OK && (leaf->chain = sk_X509_new_null()) == NULL)
         rc = ftls__err(err, FTLS_E_NOMEM, "mint: out of memory");
     if (rc == FTLS_OK && !X509_up_ref(ca->cert))
@@ -227,7 +237,7 @@ ftls_code ftls_leaf_mint(ftls_ca *ca, const char *host,
     char name[FTLS_NAME_MAX + 1];
     int is_ip = 0;
     ftls_code rc = ftls_leaf_normalize_name(host, o ? o->allow_ip : 0, name,
-                                       sizeof(name), &is_ip, err);
+                                            sizeof(name), &is_ip, err);
     return rc == FTLS_OK ? ftls__mint(ca, name, is_ip, o, now, out, err) : rc;
 }
 

@@ -28,21 +28,27 @@ static FTLS_NODISCARD ftls_code check_labels(const char *name, ftls_error *err)
         if (*p != '.' && *p != '\0') {
             char c = *p;
             if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-                return ftls__err(err, FTLS_E_NAME_REJECTED, "name '%s': "
-                                 "character '%c' is not allowed%s", name, c,
+                return ftls__err(err, FTLS_E_NAME_REJECTED,
+                                 "name '%s': "
+                                 "character '%c' is not allowed%s",
+                                 name, c,
                                  c == '*' ? " (wildcards are refused)" : "");
             continue;
         }
         size_t len = (size_t)(p - label);
         if (len == 0)
-            return ftls__err(err, FTLS_E_NAME_REJECTED, "name '%s': empty label",
-                             name);
+            return ftls__err(err, FTLS_E_NAME_REJECTED,
+                             "name '%s': empty label", name);
         if (len > 63)
-            return ftls__err(err, FTLS_E_NAME_REJECTED, "name '%s': label longer "
-                             "than 63 characters", name);
+            return ftls__err(err, FTLS_E_NAME_REJECTED,
+                             "name '%s': label longer "
+                             "than 63 characters",
+                             name);
         if (label[0] == '-' || p[-1] == '-')
-            return ftls__err(err, FTLS_E_NAME_REJECTED, "name '%s': label starts "
-                             "or ends with a hyphen", name);
+            return ftls__err(err, FTLS_E_NAME_REJECTED,
+                             "name '%s': label starts "
+                             "or ends with a hyphen",
+                             name);
         if (*p == '\0')
             return FTLS_OK;
         label = p + 1;
@@ -50,7 +56,7 @@ static FTLS_NODISCARD ftls_code check_labels(const char *name, ftls_error *err)
 }
 
 ftls_code ftls_leaf_normalize_name(const char *in, int allow_ip, char *out,
-                              size_t out_len, int *is_ip, ftls_error *err)
+                                   size_t out_len, int *is_ip, ftls_error *err)
 {
     if (is_ip != NULL)
         *is_ip = 0;
@@ -63,8 +69,10 @@ ftls_code ftls_leaf_normalize_name(const char *in, int allow_ip, char *out,
     if (len == 0)
         return ftls__err(err, FTLS_E_NAME_REJECTED, "empty name");
     if (len > FTLS_NAME_MAX)
-        return ftls__err(err, FTLS_E_NAME_REJECTED, "name longer than %d "
-                         "characters", FTLS_NAME_MAX);
+        return ftls__err(err, FTLS_E_NAME_REJECTED,
+                         "name longer than %d "
+                         "characters",
+                         FTLS_NAME_MAX);
     char buf[FTLS_NAME_MAX + 1];
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
@@ -75,8 +83,10 @@ ftls_code ftls_leaf_normalize_name(const char *in, int allow_ip, char *out,
     if (ip != 0) {
         if (!allow_ip) {
             out[0] = '\0';
-            return ftls__err(err, FTLS_E_NAME_REJECTED, "name '%s' is an IP "
-                             "literal; IP SANs are not enabled", buf);
+            return ftls__err(err, FTLS_E_NAME_REJECTED,
+                             "name '%s' is an IP "
+                             "literal; IP SANs are not enabled",
+                             buf);
         }
         if (ip < 0)
             return ftls__err(err, FTLS_E_NAME_REJECTED, "bad IP literal");

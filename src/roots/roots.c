@@ -245,7 +245,8 @@ ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
             if (dc != FTLS_OK)
                 why = "corrupted base64";
             else
-                dc = ftls__roots_add_der(r, der, dlen, 0, NULL, location, 0, &why);
+                dc = ftls__roots_add_der(r, der, dlen, 0, NULL, location, 0,
+                                         &why);
             ftls__free(der);
             if (dc == FTLS_E_NOMEM)
                 return FTLS_E_NOMEM;
@@ -253,7 +254,8 @@ ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
                 prc = ftls__roots_add_problem(r, where, dc, "%s", why);
         } else {
             prc = ftls__roots_add_problem(
-                r, where, FTLS_E_PARSE, "PEM block '%.*s' is not a certificate%s",
+                r, where, FTLS_E_PARSE,
+                "PEM block '%.*s' is not a certificate%s",
                 (int)(blk.label_len > 64 ? 64 : blk.label_len), blk.label,
                 ftls__pem_label_is(&blk, "TRUSTED CERTIFICATE")
                     ? " (OpenSSL trust settings are not supported)"
@@ -311,8 +313,8 @@ size_t ftls__roots_lookup_subject(const ftls_roots *r, const X509_NAME *name,
 
 void ftls_roots_free(ftls_roots *r)
 {
-    if (r == NULL || atomic_fetch_sub_explicit(&r->refs, 1,
-                                               memory_order_acq_rel) != 1)
+    if (r == NULL ||
+        atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
         return;
     for (size_t i = 0; i < r->n; i++) {
         X509_NAME_free(r->v[i].subject);
@@ -450,13 +452,13 @@ ftls_code ftls__roots_union(ftls_roots_origin kind, const ftls_roots *a,
             }
         }
         for (size_t i = 0; i < parts[p]->nproblems; i++)
-            if (ftls__roots_add_problem(r, parts[p]->problems[i].path,
-                                        parts[p]->problems[i].code, "%s",
-                                        parts[p]->problems[i].reason) != FTLS_OK)
+            if (ftls__roots_add_problem(
+                    r, parts[p]->problems[i].path, parts[p]->problems[i].code,
+                    "%s", parts[p]->problems[i].reason) != FTLS_OK)
                 goto nomem;
     }
-    r->stats.certs_seen = (a ? a->stats.certs_seen : 0) +
-                          (b ? b->stats.certs_seen : 0);
+    r->stats.certs_seen =
+        (a ? a->stats.certs_seen : 0) + (b ? b->stats.certs_seen : 0);
     if ((rc = ftls__roots_finish(r, err)) != FTLS_OK)
         goto fail;
     *out = r;

@@ -45,7 +45,7 @@ static void init_cells(void)
 
 /* Publish roots (a new reference is taken) or an error for one origin. */
 static FTLS_NODISCARD ftls_code publish(ftls_roots_origin s, ftls_roots *roots,
-                         const ftls_error *error)
+                                        const ftls_error *error)
 {
     struct result *res = ftls__calloc(1, sizeof(*res));
     if (res == NULL)
@@ -76,8 +76,9 @@ static int has_roots(ftls_roots_origin s)
 }
 
 /* Publish roots, or on failure an error unless good roots already stand. */
-static FTLS_NODISCARD ftls_code publish_outcome(ftls_roots_origin s, ftls_roots *roots,
-                                 const ftls_error *error)
+static FTLS_NODISCARD ftls_code publish_outcome(ftls_roots_origin s,
+                                                ftls_roots *roots,
+                                                const ftls_error *error)
 {
     if (roots == NULL && has_roots(s))
         return FTLS_OK; /* keep the last good state */
@@ -123,12 +124,16 @@ static FTLS_NODISCARD ftls_code load_all(ftls_error *err)
     } else {
         prc = publish_outcome(FTLS_ROOTS_SYSTEM, NULL, lerr);
         if (prc == FTLS_OK)
-            prc = publish_outcome(FTLS_ROOTS_AUTO, may_fall_back ? fb : NULL, lerr);
+            prc = publish_outcome(FTLS_ROOTS_AUTO, may_fall_back ? fb : NULL,
+                                  lerr);
         if (prc == FTLS_OK)
-            prc = publish_outcome(FTLS_ROOTS_BOTH, may_fall_back ? fb : NULL, lerr);
+            prc = publish_outcome(FTLS_ROOTS_BOTH, may_fall_back ? fb : NULL,
+                                  lerr);
         if (may_fall_back)
-            ftls__log(FTLS_LOG_WARN, "roots: %s; 'auto' and 'both' use the "
-                      "embedded Mozilla bundle", ftls_error_message(lerr));
+            ftls__log(FTLS_LOG_WARN,
+                      "roots: %s; 'auto' and 'both' use the "
+                      "embedded Mozilla bundle",
+                      ftls_error_message(lerr));
     }
     if (prc != FTLS_OK)
         rc = ftls__err(err, prc, "roots: cannot publish");
@@ -141,7 +146,8 @@ static FTLS_NODISCARD ftls_code load_all(ftls_error *err)
     return rc;
 }
 
-static FTLS_NODISCARD ftls_code ensure_loaded(ftls_roots_origin s, ftls_error *err)
+static FTLS_NODISCARD ftls_code ensure_loaded(ftls_roots_origin s,
+                                              ftls_error *err)
 {
     ftls__lock(&g_load_lock);
     ftls_code rc = FTLS_OK;
@@ -153,7 +159,7 @@ static FTLS_NODISCARD ftls_code ensure_loaded(ftls_roots_origin s, ftls_error *e
 }
 
 ftls_code ftls_roots_get1_shared(ftls_roots_origin origin, ftls_roots **out,
-                          ftls_error *err)
+                                 ftls_error *err)
 {
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
     *out = NULL;
@@ -191,7 +197,7 @@ static pthread_mutex_t g_follow_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct follower {
     ftls__roots_follow_fn fn;
     void *arg;
-} *g_followers;
+} * g_followers;
 static size_t g_nfollowers, g_capfollowers;
 
 ftls_code ftls__roots_follow(ftls__roots_follow_fn fn, void *arg)
@@ -200,8 +206,10 @@ ftls_code ftls__roots_follow(ftls__roots_follow_fn fn, void *arg)
     ftls__lock(&g_follow_lock);
     if (g_nfollowers == g_capfollowers) {
         size_t ncap = g_capfollowers ? g_capfollowers * 2 : 8;
-        struct follower *n = ncap > FOLLOWERS_MAX ? NULL
-                             : ftls__realloc(g_followers, ncap * sizeof(*n));
+        struct follower *n =
+            ncap > FOLLOWERS_MAX
+                ? NULL
+                : ftls__realloc(g_followers, ncap * sizeof(*n));
         if (n == NULL)
             rc = FTLS_E_NOMEM;
         else
@@ -249,8 +257,10 @@ ftls_code ftls_roots_refresh(ftls_error *err)
                   (unsigned long long)atomic_load(&g_generation));
         notify_followers();
     } else
-        ftls__log(FTLS_LOG_ERROR, "roots: refresh failed, keeping the "
-                  "previous roots: %s", ftls_error_message(lerr));
+        ftls__log(FTLS_LOG_ERROR,
+                  "roots: refresh failed, keeping the "
+                  "previous roots: %s",
+                  ftls_error_message(lerr));
     ftls__error_copy(err, lerr);
     ftls_error_free(lerr);
     return rc;
@@ -291,7 +301,7 @@ static void *watch_main(void *arg)
         if (ftls__roots_system_signature(cur, NULL) == FTLS_OK &&
             (!have_last || memcmp(cur, last, sizeof(cur)) != 0)) {
             ftls__log(FTLS_LOG_INFO, "roots: sources changed on disk; "
-                      "refreshing");
+                                     "refreshing");
             if (ftls_roots_refresh(NULL) != FTLS_OK) {
                 /* logged by the refresh; the previous roots stay */
             }
@@ -378,8 +388,8 @@ ftls_code ftls_roots_load(ftls_roots_origin origin, ftls_roots **out,
         return ftls__fallback_get1(out, err);
     ftls_roots *sys = NULL, *fb = NULL;
     ftls_code rc = ftls__roots_load_system(&sys, err);
-    if (origin == FTLS_ROOTS_SYSTEM || (rc != FTLS_OK &&
-                                        (rc != FTLS_E_NO_ROOTS || env_override_set()))) {
+    if (origin == FTLS_ROOTS_SYSTEM ||
+        (rc != FTLS_OK && (rc != FTLS_E_NO_ROOTS || env_override_set()))) {
         *out = sys;
         return rc;
     }
@@ -390,7 +400,7 @@ ftls_code ftls_roots_load(ftls_roots_origin origin, ftls_roots **out,
     if ((rc = ftls__fallback_get1(&fb, err)) == FTLS_OK) {
         if (sys == NULL) {
             ftls__log(FTLS_LOG_WARN, "roots: no system roots; using the "
-                      "embedded Mozilla bundle");
+                                     "embedded Mozilla bundle");
             *out = fb;
             fb = NULL;
         } else {

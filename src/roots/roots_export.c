@@ -47,10 +47,11 @@ static int write_root(BIO *b, const struct ftls__root *e, int64_t now)
     BIO_printf(b, "\n# Not after: %s\n", date);
     if (e->distrust_after != 0) {
         ymd(e->distrust_after, date);
-        BIO_printf(b, "# Server distrust-after: %s (not enforceable in a PEM "
+        BIO_printf(b,
+                   "# Server distrust-after: %s (not enforceable in a PEM "
                    "file: do not trust server certificates issued after this "
-                   "date)%s\n", date,
-                   e->distrust_after < now ? " [already past]" : "");
+                   "date)%s\n",
+                   date, e->distrust_after < now ? " [already past]" : "");
     }
     BIO_puts(b, "-----BEGIN CERTIFICATE-----\n");
     /* 48 DER bytes -> one 64-character base64 line. */
@@ -80,8 +81,10 @@ ftls_code ftls_roots_export_pem(const ftls_roots *roots, const char *path,
     char date[11];
     ymd(now, date);
     size_t count = 0, dropped = 0;
-    int ok = BIO_printf(b, "# Root certificates exported by freshtls %s on %s "
-                        "(source: %s).\n", FTLS_VERSION_STRING, date,
+    int ok = BIO_printf(b,
+                        "# Root certificates exported by freshtls %s on %s "
+                        "(source: %s).\n",
+                        FTLS_VERSION_STRING, date,
                         ftls_roots_origin_name(roots->kind)) > 0;
     for (size_t i = 0; ok && i < roots->n; i++) {
         const struct ftls__root *e = &roots->v[i];
@@ -95,8 +98,10 @@ ftls_code ftls_roots_export_pem(const ftls_roots *roots, const char *path,
         count++;
     }
     if (ok && dropped > 0)
-        ok = BIO_printf(b, "\n# %zu root(s) left out: distrusted more than %d "
-                        "days ago.\n", dropped, DISTRUST_GRACE_DAYS) > 0;
+        ok = BIO_printf(b,
+                        "\n# %zu root(s) left out: distrusted more than %d "
+                        "days ago.\n",
+                        dropped, DISTRUST_GRACE_DAYS) > 0;
     ftls_code rc;
     char *data = NULL;
     long len = BIO_get_mem_data(b, &data);

@@ -12,7 +12,7 @@ struct ftls__root {
     unsigned char *der;
     size_t der_len;
     X509_NAME *subject;
-    const char *label;  /* owned by the set's string list, or static */
+    const char *label;    /* owned by the set's string list, or static */
     const char *location; /* owned by the set's string list, or static */
     int64_t not_before, not_after, distrust_after;
     unsigned char sha256[32];
@@ -40,7 +40,7 @@ struct ftls_roots {
     size_t nproblems, capproblems;
     char **strings; /* owned strings: sources, labels */
     size_t nstrings, capstrings;
-    char **paths;   /* borrowed from strings: sources consulted */
+    char **paths; /* borrowed from strings: sources consulted */
     size_t npaths, cappaths;
     ftls_roots_stats stats;
 };
@@ -52,15 +52,17 @@ static inline ftls_roots *ftls__roots_ref(ftls_roots *r)
     return r;
 }
 
-FTLS_NODISCARD ftls_code ftls__roots_new(ftls_roots_origin kind, ftls_roots **out,
-                          ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__roots_new(ftls_roots_origin kind,
+                                         ftls_roots **out, ftls_error *err);
 /* Copy a string into the set; NULL on allocation failure. */
 const char *ftls__roots_intern(ftls_roots *r, const char *s);
 /* Record a source consulted (interned). */
 FTLS_NODISCARD ftls_code ftls__roots_note_path(ftls_roots *r, const char *path);
 /* Record a problem. Allocation failure here is reported as FTLS_E_NOMEM. */
-FTLS_NODISCARD ftls_code ftls__roots_add_problem(ftls_roots *r, const char *path,
-                                  ftls_code code, const char *fmt, ...)
+FTLS_NODISCARD ftls_code ftls__roots_add_problem(ftls_roots *r,
+                                                 const char *path,
+                                                 ftls_code code,
+                                                 const char *fmt, ...)
     FTLS_PRINTF(4, 5);
 /*
  * Add one DER certificate. `der_static` means der is embedded data that
@@ -69,14 +71,15 @@ FTLS_NODISCARD ftls_code ftls__roots_add_problem(ftls_roots *r, const char *path
  * set, and the caller records it as a problem. label/location must already
  * be interned or static.
  */
-FTLS_NODISCARD ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
-                              size_t len, int der_static, const char *label,
-                              const char *location, int64_t distrust_after,
-                              const char **why);
+FTLS_NODISCARD ftls_code
+ftls__roots_add_der(ftls_roots *r, const unsigned char *der, size_t len,
+                    int der_static, const char *label, const char *location,
+                    int64_t distrust_after, const char **why);
 /* Decode every certificate block of a PEM buffer into the set; problems
  * are recorded against `location`. Returns FTLS_E_NOMEM or FTLS_OK. */
-FTLS_NODISCARD ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
-                              size_t len, const char *location);
+FTLS_NODISCARD ftls_code ftls__roots_add_pem(ftls_roots *r,
+                                             const unsigned char *buf,
+                                             size_t len, const char *location);
 /* Build the subject index. After this the set is immutable. */
 FTLS_NODISCARD ftls_code ftls__roots_finish(ftls_roots *r, ftls_error *err);
 /* Index of a root with this DER hash, or -1. */
@@ -93,7 +96,8 @@ uint64_t ftls__roots_uid(const ftls_roots *r);
 /* Called after every successful ftls_roots_refresh(), on the refreshing
  * thread, with no roots lock held (system-roots sources reload here). */
 typedef void (*ftls__roots_follow_fn)(void *arg);
-FTLS_NODISCARD ftls_code ftls__roots_follow(ftls__roots_follow_fn fn, void *arg);
+FTLS_NODISCARD ftls_code ftls__roots_follow(ftls__roots_follow_fn fn,
+                                            void *arg);
 /* Stop; waits for a notification in progress. */
 void ftls__roots_unfollow(ftls__roots_follow_fn fn, void *arg);
 
@@ -105,15 +109,18 @@ int ftls__roots_check_distrust(X509_STORE_CTX *ctx);
 /* The embedded fallback bundle (fallback.c), built once. */
 FTLS_NODISCARD ftls_code ftls__fallback_get1(ftls_roots **out, ftls_error *err);
 /* Loaders (roots_load.c). */
-FTLS_NODISCARD ftls_code ftls__roots_load_system(ftls_roots **out, ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__roots_load_system(ftls_roots **out,
+                                                 ftls_error *err);
 /* Combine: union of a and b (either may be NULL) as a new set. */
-FTLS_NODISCARD ftls_code ftls__roots_union(ftls_roots_origin kind, const ftls_roots *a,
-                            const ftls_roots *b, ftls_roots **out,
-                            ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__roots_union(ftls_roots_origin kind,
+                                           const ftls_roots *a,
+                                           const ftls_roots *b,
+                                           ftls_roots **out, ftls_error *err);
 /* 1 when SSL_CERT_FILE or SSL_CERT_DIR is set and non-empty; the values
  * (NULL when unset or empty) are stored through file and dir. */
 int ftls__roots_env_override(const char **file, const char **dir);
 /* Signature of the system sources for change detection (roots_load.c). */
-FTLS_NODISCARD ftls_code ftls__roots_system_signature(unsigned char out[32], ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__roots_system_signature(unsigned char out[32],
+                                                      ftls_error *err);
 
 #endif

@@ -31,10 +31,13 @@ static const char *const g_distro_dirs[] = {"/etc/ssl/certs",
 
 /* One pass over the sources, either loading roots or hashing metadata. */
 struct walk {
-    ftls_roots *r;      /* load mode */
-    EVP_MD_CTX *sig;    /* signature mode */
-    int strict;         /* explicitly named paths: unusable is an error */
-    struct { dev_t dev; ino_t ino; } *seen;
+    ftls_roots *r;   /* load mode */
+    EVP_MD_CTX *sig; /* signature mode */
+    int strict;      /* explicitly named paths: unusable is an error */
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } * seen;
     size_t nseen, capseen;
 };
 
@@ -62,40 +65,43 @@ static void sig_add(struct walk *w, const char *path, const struct stat *st)
     struct {
         uint64_t dev, ino, size, mtime_s, mtime_ns, ctime_s, ctime_ns;
         uint32_t mode;
-    } rec = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_size,
-             (uint64_t)st->st_mtim.tv_sec, (uint64_t)st->st_mtim.tv_nsec,
-             (uint64_t)st->st_ctim.tv_sec, (uint64_t)st->st_ctim.tv_nsec,
-             (uint32_t)st->st_mode};
+    } rec = {(uint64_t)st->st_dev,          (uint64_t)st->st_ino,
+             (uint64_t)st->st_size,         (uint64_t)st->st_mtim.tv_sec,
+             (uint64_t)st->st_mtim.tv_nsec, (uint64_t)st->st_ctim.tv_sec,
+             (uint64_t)st->st_ctim.tv_nsec, (uint32_t)st->st_mode};
     EVP_DigestUpdate(w->sig, path, strlen(path) + 1);
     EVP_DigestUpdate(w->sig, &rec, sizeof(rec));
 }
 
 /* A failure on a path: an error when strict, else a recorded problem. */
-static FTLS_NODISCARD ftls_code path_problem(struct walk *w, const char *path, int e,
-                              ftls_error *err)
+static FTLS_NODISCARD ftls_code path_problem(struct walk *w, const char *path,
+                                             int e, ftls_error *err)
 {
     ftls_code code = ftls__code_from_errno(e);
     if (w->strict)
         return ftls__err_errno(err, code, e, "%s", path);
-    if (w->r != NULL && ftls__roots_add_problem(w->r, path, code, "%s",
-                                                strerror(e)) != FTLS_OK)
+    if (w->r != NULL &&
+        ftls__roots_add_problem(w->r, path, code, "%s", strerror(e)) != FTLS_OK)
         return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
     return FTLS_OK;
 }
 
-static FTLS_NODISCARD ftls_code read_certs(struct walk *w, int dirfd, const char *name,
-                            const char *path, ftls_error *err)
+static FTLS_NODISCARD ftls_code read_certs(struct walk *w, int dirfd,
+                                           const char *name, const char *path,
+                                           ftls_error *err)
 {
     struct ftls__buf buf;
     ftls_error *tmp = NULL;
     if (ftls_error_new(&tmp) != FTLS_OK)
         return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
-    ftls_code rc = ftls__file_read(dirfd, name, FTLS_FILE_CAP_DEFAULT, &buf, tmp);
+    ftls_code rc =
+        ftls__file_read(dirfd, name, FTLS_FILE_CAP_DEFAULT, &buf, tmp);
     if (rc != FTLS_OK) {
         if (w->strict || rc == FTLS_E_NOMEM)
             rc = ftls__err(err, rc, "%s", ftls_error_message(tmp));
         else if ((rc = ftls__roots_add_problem(w->r, path, rc, "%s",
-                                               ftls_error_message(tmp))) != FTLS_OK)
+                                               ftls_error_message(tmp))) !=
+                 FTLS_OK)
             rc = ftls__err(err, rc, "roots: out of memory");
         ftls_error_free(tmp);
         return rc;
@@ -116,13 +122,13 @@ static FTLS_NODISCARD ftls_code read_certs(struct walk *w, int dirfd, const char
         rc = ftls__roots_add_pem(w->r, buf.data, buf.len, source);
     }
     ftls__buf_free(&buf, 0);
-    return rc == FTLS_OK ? FTLS_OK
-                         : ftls__err(err, rc, "roots: out of memory");
+    return rc == FTLS_OK ? FTLS_OK : ftls__err(err, rc, "roots: out of memory");
 }
 
 /* A file named directly (or a directory entry). */
-static FTLS_NODISCARD ftls_code visit_file(struct walk *w, int dirfd, const char *name,
-                            const char *path, int from_dir, ftls_error *err)
+static FTLS_NODISCARD ftls_code visit_file(struct walk *w, int dirfd,
+                                           const char *name, const char *path,
+                                           int from_dir, ftls_error *err)
 {
     struct stat st;
     if (fstatat(dirfd, name, &st, 0) != 0) {
@@ -134,7 +140,8 @@ static FTLS_NODISCARD ftls_code visit_file(struct walk *w, int dirfd, const char
     if (!S_ISREG(st.st_mode)) {
         if (from_dir) /* subdirectories, sockets, ...: not ours */
             return FTLS_OK;
-        return path_problem(w, path, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, err);
+        return path_problem(w, path, S_ISDIR(st.st_mode) ? EISDIR : EINVAL,
+                            err);
     }
     int dup = seen_before(w, &st);
     if (dup < 0)
@@ -263,8 +270,8 @@ static FTLS_NODISCARD ftls_code visit_dir(struct walk *w, const char *dir,
 }
 
 /* Visit each entry of a colon-separated list. */
-static FTLS_NODISCARD ftls_code visit_list(struct walk *w, const char *list, int dirs,
-                            ftls_error *err)
+static FTLS_NODISCARD ftls_code visit_list(struct walk *w, const char *list,
+                                           int dirs, ftls_error *err)
 {
     if (list == NULL)
         return FTLS_OK;
@@ -351,7 +358,8 @@ static FTLS_NODISCARD ftls_code inherit_distrust(ftls_roots *r, ftls_error *err)
 }
 
 /* Summarise the problems into err when no root was found. */
-static FTLS_NODISCARD ftls_code no_roots(const ftls_roots *r, const char *what, ftls_error *err)
+static FTLS_NODISCARD ftls_code no_roots(const ftls_roots *r, const char *what,
+                                         ftls_error *err)
 {
     char msg[400];
     ftls__str_message(msg, sizeof(msg), "no root certificates in %s", what);
@@ -367,8 +375,9 @@ static FTLS_NODISCARD ftls_code no_roots(const ftls_roots *r, const char *what, 
 }
 
 static FTLS_NODISCARD ftls_code load(ftls_roots_origin kind, const char *files,
-                      const char *dirs, int use_default, const char *what,
-                      ftls_roots **out, ftls_error *err)
+                                     const char *dirs, int use_default,
+                                     const char *what, ftls_roots **out,
+                                     ftls_error *err)
 {
     uint64_t t0 = now_ns();
     ftls_roots *r = NULL;
@@ -418,9 +427,8 @@ ftls_code ftls_roots_load_paths(const char *files, const char *dirs,
     return load(FTLS_ROOTS_SYSTEM, files, dirs, 0, "the given paths", out, err);
 }
 
-ftls_code ftls_roots_load_pem(const void *pem, size_t len,
-                              const char *location, ftls_roots **out,
-                              ftls_error *err)
+ftls_code ftls_roots_load_pem(const void *pem, size_t len, const char *location,
+                              ftls_roots **out, ftls_error *err)
 {
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
     *out = NULL;

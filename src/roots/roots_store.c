@@ -75,7 +75,8 @@ static int answer_from_cache(X509_STORE *store, const X509_NAME *name,
     X509_OBJECT *obj = NULL;
     int found = 0;
     if (ctx != NULL && X509_STORE_CTX_init(ctx, store, NULL, NULL) &&
-        (obj = X509_STORE_CTX_get_obj_by_subject(ctx, X509_LU_X509, name)) != NULL) {
+        (obj = X509_STORE_CTX_get_obj_by_subject(ctx, X509_LU_X509, name)) !=
+            NULL) {
         X509 *x = X509_OBJECT_get0_X509(obj);
         found = x != NULL && X509_OBJECT_set1_X509(ret, x);
         if (found)
@@ -109,8 +110,8 @@ static int lookup_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
          * (openssl/openssl#32609). A root whose constraint cannot be
          * attached is not added: never trust it without its constraint. */
         X509_get_extension_flags(x);
-        int ok = set_distrust(x, e->distrust_after) &&
-                 X509_STORE_add_cert(store, x);
+        int ok =
+            set_distrust(x, e->distrust_after) && X509_STORE_add_cert(store, x);
         X509_free(x);
         if (!ok) {
             ERR_clear_last_mark();
@@ -160,7 +161,8 @@ int ftls__roots_check_distrust(X509_STORE_CTX *ctx)
             ftls__log(FTLS_LOG_WARN,
                       "chain rejected: root distrusts server certificates "
                       "issued after %s; certificate at depth %d has a later "
-                      "notBefore", when, i);
+                      "notBefore",
+                      when, i);
             if (!report(ctx, c, i, X509_V_ERR_CERT_REJECTED))
                 return 0;
         }
@@ -180,7 +182,8 @@ static void init_once(void)
     g_exidx = X509_get_ex_new_index(0, "freshtls distrust-after", NULL, NULL,
                                     exdata_free);
     X509_LOOKUP_METHOD *m = X509_LOOKUP_meth_new("freshtls lazy roots");
-    if (m == NULL || !X509_LOOKUP_meth_set_get_by_subject(m, lookup_by_subject) ||
+    if (m == NULL ||
+        !X509_LOOKUP_meth_set_get_by_subject(m, lookup_by_subject) ||
         !X509_LOOKUP_meth_set_free(m, lookup_free)) {
         X509_LOOKUP_meth_free(m);
         m = NULL;

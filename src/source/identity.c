@@ -75,8 +75,8 @@ ftls_code ftls__identity_finish(ftls_identity *id, ftls_error *err)
     struct ftls__cert_fields f;
     const char *why = NULL;
     ftls_code rc = FTLS_OK;
-    if (len <= 0 || !EVP_Digest(der, (size_t)len, id->sha256, &n, EVP_sha256(),
-                                NULL))
+    if (len <= 0 ||
+        !EVP_Digest(der, (size_t)len, id->sha256, &n, EVP_sha256(), NULL))
         rc = ftls__err(err, FTLS_E_OPENSSL, "identity: cannot encode leaf");
     else if (ftls__der_cert_fields(der, (size_t)len, &f, &why) == 0)
         id->not_after = f.not_after;

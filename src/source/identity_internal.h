@@ -22,21 +22,22 @@ struct ftls_identity {
  * private key, from `cert` and optionally a separate `key` buffer. A
  * passphrase (may be NULL) decrypts encrypted keys. `*_where` name the
  * inputs in messages. */
-FTLS_NODISCARD ftls_code ftls__identity_from_pem(const unsigned char *cert, size_t cert_len,
-                                  const char *cert_where,
-                                  const unsigned char *key, size_t key_len,
-                                  const char *key_where, const char *pass,
-                                  ftls_identity **out, ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__identity_from_pem(
+    const unsigned char *cert, size_t cert_len, const char *cert_where,
+    const unsigned char *key, size_t key_len, const char *key_where,
+    const char *pass, ftls_identity **out, ftls_error *err);
 /* Parse PKCS#12 DER; the chain is put in issuance order. */
-FTLS_NODISCARD ftls_code ftls__identity_from_pkcs12(const unsigned char *der, size_t len,
-                                     const char *where, const char *pass,
-                                     ftls_identity **out, ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__identity_from_pkcs12(
+    const unsigned char *der, size_t len, const char *where, const char *pass,
+    ftls_identity **out, ftls_error *err);
 /* All checks before publishing. `now` is Unix time. */
 FTLS_NODISCARD ftls_code ftls__identity_validate(const ftls_identity *id,
-                                  const ftls_identity_options *o, int64_t now,
-                                  const char *where, ftls_error *err);
+                                                 const ftls_identity_options *o,
+                                                 int64_t now, const char *where,
+                                                 ftls_error *err);
 /* Fill sha256/not_after from the leaf. */
-FTLS_NODISCARD ftls_code ftls__identity_finish(ftls_identity *id, ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__identity_finish(ftls_identity *id,
+                                               ftls_error *err);
 /* Default most certificates after the leaf. */
 #define FTLS_MAX_CHAIN_DEFAULT 10
 /* Default warn-before-expiry, seconds. */

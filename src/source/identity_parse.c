@@ -11,10 +11,14 @@
 #include "base/pem.h"
 
 static const char *const g_key_labels[] = {
-    "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY",
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "ENCRYPTED PRIVATE KEY",
 };
 /* Blocks that may travel with a key and mean nothing here. */
-static const char *const g_ignored_labels[] = {"EC PARAMETERS", "DH PARAMETERS"};
+static const char *const g_ignored_labels[] = {"EC PARAMETERS",
+                                               "DH PARAMETERS"};
 
 static int label_in(const struct ftls__pem_block *b, const char *const *set,
                     size_t n)
@@ -57,70 +61,94 @@ struct pem_state {
     const char *pass;
 };
 
-/* Consume every block of one buffer into the state. */
-static FTLS_NODISCARD ftls_code scan(struct pem_state *st, const unsigned char *buf,
-                      size_t len, const char *where, int allow_certs,
-                      int allow_key, ftls_error *err)
+/* A CERTIFICATE block appended to the state's chain. */
+static FTLS_NODISCARD ftls_code take_cert_block(struct pem_state *st,
+                                                const struct ftls__pem_block *b,
+                                                const char *where,
+                                                ftls_error *err)
 {
-    struct ftls__pem_scan sc;
-    struct ftls__pem_block b;
-    int r;
-    ftls__pem_scan_init(&sc, buf, len);
-    while ((r = ftls__pem_next(&sc, &b)) != 0) {
-        if (r < 0)
-            return ftls__err(err, FTLS_E_PARSE, "%s:%zu: truncated PEM block",
-                             where, b.line);
-        if (allow_certs && ftls__pem_label_is(&b, "CERTIFICATE")) {
-            unsigned char *der = NULL;
-            size_t dlen = 0;
-            ftls_code dc = ftls__pem_decode(&b, &der, &dlen);
-            if (dc != FTLS_OK)
-                return ftls__err(err, dc, "%s:%zu: corrupted base64 in "
-                                 "certificate", where, b.line);
-            const unsigned char *p = der;
-            X509 *x = d2i_X509(NULL, &p, (long)dlen);
-            int whole = x != NULL && p == der + dlen;
-            ftls__free(der);
-            if (!whole || !sk_X509_push(st->certs, x)) {
-                X509_free(x);
-                return ftls__err(err, FTLS_E_PARSE, "%s:%zu: invalid "
-                                 "certificate", where, b.line);
-            }
-        } else if (allow_key &&
-                   label_in(&b, g_key_labels, FTLS_ARRAY_LEN(g_key_labels))) {
-            if (st->key != NULL)
-                return ftls__err(err, FTLS_E_PARSE, "%s:%zu: more than one "
-                                 "private key", where, b.line);
-            int encrypted = ftls__pem_label_is(&b, "ENCRYPTED PRIVATE KEY") ||
-                            memmem(b.body, b.body_len, "ENCRYPTED", 9) != NULL;
-            if (encrypted && st->pass == NULL)
-                return ftls__err(err, FTLS_E_PARSE, "%s:%zu: the private key "
-                                 "is encrypted and no passphrase is "
-                                 "configured", where, b.line);
-            const char *begin = b.label - strlen("-----BEGIN ");
-            BIO *bio = BIO_new_mem_buf(begin, (int)(sc.cur - begin));
-            st->key = bio ? PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb,
-                                                       (void *)st->pass, NULL,
-                                                       NULL)
-                          : NULL;
-            BIO_free(bio);
-            if (st->key == NULL)
-                return ftls__err(err, FTLS_E_PARSE, "%s:%zu: invalid private "
-                                 "key%s", where, b.line,
-                                 encrypted ? " (wrong passphrase?)" : "");
-        } else if (!label_in(&b, g_ignored_labels,
-                             FTLS_ARRAY_LEN(g_ignored_labels))) {
-            return ftls__err(err, FTLS_E_PARSE, "%s:%zu: unexpected PEM block "
-                             "'%.*s'", where, b.line,
-                             (int)(b.label_len > 64 ? 64 : b.label_len), b.label);
-        }
+    unsigned char *der = NULL;
+    size_t dlen = 0;
+    ftls_code dc = ftls__pem_decode(b, &der, &dlen);
+    if (dc != FTLS_OK)
+        return ftls__err(err, dc, "%s:%zu: corrupted base64 in certificate",
+                         where, b->line);
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)dlen);
+    int whole = x != NULL && p == der + dlen;
+    ftls__free(der);
+    if (!whole || !sk_X509_push(st->certs, x)) {
+        X509_free(x);
+        return ftls__err(err, FTLS_E_PARSE, "%s:%zu: invalid certificate",
+                         where, b->line);
     }
     return FTLS_OK;
 }
 
-static FTLS_NODISCARD ftls_code take(struct pem_state *st, const char *cert_where,
-                      const char *key_where, ftls_identity **out,
-                      ftls_error *err)
+/* A private-key block (the only one allowed) into the state; `end` is
+ * where the block's END line ends. */
+static FTLS_NODISCARD ftls_code take_key_block(struct pem_state *st,
+                                               const struct ftls__pem_block *b,
+                                               const char *end,
+                                               const char *where,
+                                               ftls_error *err)
+{
+    if (st->key != NULL)
+        return ftls__err(err, FTLS_E_PARSE, "%s:%zu: more than one private key",
+                         where, b->line);
+    int encrypted = ftls__pem_label_is(b, "ENCRYPTED PRIVATE KEY") ||
+                    memmem(b->body, b->body_len, "ENCRYPTED", 9) != NULL;
+    if (encrypted && st->pass == NULL)
+        return ftls__err(err, FTLS_E_PARSE,
+                         "%s:%zu: the private key is encrypted and no "
+                         "passphrase is configured",
+                         where, b->line);
+    const char *begin = b->label - strlen("-----BEGIN ");
+    BIO *bio = BIO_new_mem_buf(begin, (int)(end - begin));
+    st->key = bio ? PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb,
+                                               (void *)st->pass, NULL, NULL)
+                  : NULL;
+    BIO_free(bio);
+    if (st->key == NULL)
+        return ftls__err(err, FTLS_E_PARSE, "%s:%zu: invalid private key%s",
+                         where, b->line,
+                         encrypted ? " (wrong passphrase?)" : "");
+    return FTLS_OK;
+}
+
+/* Consume every block of one buffer into the state. */
+static FTLS_NODISCARD ftls_code scan(struct pem_state *st,
+                                     const unsigned char *buf, size_t len,
+                                     const char *where, int allow_certs,
+                                     int allow_key, ftls_error *err)
+{
+    struct ftls__pem_scan sc;
+    struct ftls__pem_block b;
+    ftls_code rc = FTLS_OK;
+    int r;
+    ftls__pem_scan_init(&sc, buf, len);
+    while (rc == FTLS_OK && (r = ftls__pem_next(&sc, &b)) != 0) {
+        if (r < 0)
+            rc = ftls__err(err, FTLS_E_PARSE, "%s:%zu: truncated PEM block",
+                           where, b.line);
+        else if (allow_certs && ftls__pem_label_is(&b, "CERTIFICATE"))
+            rc = take_cert_block(st, &b, where, err);
+        else if (allow_key &&
+                 label_in(&b, g_key_labels, FTLS_ARRAY_LEN(g_key_labels)))
+            rc = take_key_block(st, &b, sc.cur, where, err);
+        else if (!label_in(&b, g_ignored_labels,
+                           FTLS_ARRAY_LEN(g_ignored_labels)))
+            rc = ftls__err(err, FTLS_E_PARSE,
+                           "%s:%zu: unexpected PEM block '%.*s'", where, b.line,
+                           (int)(b.label_len > 64 ? 64 : b.label_len), b.label);
+    }
+    return rc;
+}
+
+static FTLS_NODISCARD ftls_code take(struct pem_state *st,
+                                     const char *cert_where,
+                                     const char *key_where, ftls_identity **out,
+                                     ftls_error *err)
 {
     if (sk_X509_num(st->certs) == 0)
         return ftls__err(err, FTLS_E_PARSE, "%s: no certificate found",
@@ -232,8 +260,10 @@ ftls_code ftls__identity_from_pkcs12(const unsigned char *der, size_t len,
     }
     if (!PKCS12_verify_mac(p12, pass, -1) &&
         !(pass == NULL && PKCS12_verify_mac(p12, "", 0))) {
-        rc = ftls__err(err, FTLS_E_PARSE, "%s: PKCS#12 MAC check failed "
-                       "(wrong or missing passphrase)", where);
+        rc = ftls__err(err, FTLS_E_PARSE,
+                       "%s: PKCS#12 MAC check failed "
+                       "(wrong or missing passphrase)",
+                       where);
         goto done;
     }
     if (!PKCS12_parse(p12, pass ? pass : "", &key, &cert, &ca)) {
@@ -250,7 +280,8 @@ ftls_code ftls__identity_from_pkcs12(const unsigned char *der, size_t len,
         goto done;
     }
     sk_X509_free(id->chain);
-    if ((id->chain = ca ? issuance_order(cert, ca) : sk_X509_new_null()) == NULL) {
+    if ((id->chain = ca ? issuance_order(cert, ca) : sk_X509_new_null()) ==
+        NULL) {
         rc = ftls__err(err, FTLS_E_NOMEM, "identity: out of memory");
         goto done;
     }

@@ -25,8 +25,8 @@
 /* Passphrase from a file or the environment; empty when none configured.
  * The copy is NUL-terminated and wiped whole by ftls__buf_free(.., 1),
  * whatever bytes it holds. */
-static FTLS_NODISCARD ftls_code get_pass(const ftls_source *s, struct ftls__buf *out,
-                          ftls_error *err)
+static FTLS_NODISCARD ftls_code get_pass(const ftls_source *s,
+                                         struct ftls__buf *out, ftls_error *err)
 {
     out->data = NULL;
     out->len = 0;
@@ -42,8 +42,10 @@ static FTLS_NODISCARD ftls_code get_pass(const ftls_source *s, struct ftls__buf 
     if (s->pass_env != NULL) {
         const char *v = getenv(s->pass_env);
         if (v == NULL)
-            return ftls__err(err, FTLS_E_NOT_FOUND, "passphrase variable %s is "
-                             "not set", s->pass_env);
+            return ftls__err(err, FTLS_E_NOT_FOUND,
+                             "passphrase variable %s is "
+                             "not set",
+                             s->pass_env);
         if ((out->data = (unsigned char *)ftls__strdup(v)) == NULL)
             return ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
         out->len = strlen(v);
@@ -99,7 +101,8 @@ static FTLS_NODISCARD ftls_code read_memory(ftls_source *s,
     ftls__lock(&s->mem_lock);
     if (s->mem_cert.data == NULL)
         rc = ftls__err(err, FTLS_E_EMPTY, "memory source: no material set");
-    else if (ftls__buf_copy(&g->a, s->mem_cert.data, s->mem_cert.len) != FTLS_OK ||
+    else if (ftls__buf_copy(&g->a, s->mem_cert.data, s->mem_cert.len) !=
+                 FTLS_OK ||
              ftls__buf_copy(&g->b, s->mem_key.data, s->mem_key.len) != FTLS_OK)
         rc = ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
     ftls__unlock(&s->mem_lock);
@@ -129,9 +132,7 @@ static FTLS_NODISCARD ftls_code read_raw(ftls_source *s,
     case FTLS__SRC_P12:
         return ftls__file_read(AT_FDCWD, s->path, FTLS_FILE_CAP_DEFAULT, &g->a,
                                err);
-    case FTLS__SRC_MEM:
-        rc = read_memory(s, g, err);
-        break;
+    case FTLS__SRC_MEM: rc = read_memory(s, g, err); break;
     case FTLS__SRC_TRUST:
     case FTLS__SRC_SYSTEM:
         rc = ftls__err(err, FTLS_E_INTERNAL, "source: not an identity source");
@@ -180,9 +181,11 @@ static void hash_roots(const ftls_roots *r, unsigned char out[32])
 }
 
 /* Parse and validate an identity generation. */
-static FTLS_NODISCARD ftls_code build_identity(ftls_source *s, struct ftls__generation *g,
-                                const char *wa, const char *wb,
-                                ftls_identity **out, ftls_error *err)
+static FTLS_NODISCARD ftls_code build_identity(ftls_source *s,
+                                               struct ftls__generation *g,
+                                               const char *wa, const char *wb,
+                                               ftls_identity **out,
+                                               ftls_error *err)
 {
     struct ftls__buf pw;
     ftls_code rc = get_pass(s, &pw, err);
@@ -190,8 +193,10 @@ static FTLS_NODISCARD ftls_code build_identity(ftls_source *s, struct ftls__gene
         return rc;
     const char *pass = (const char *)pw.data;
     if (s->kind == FTLS__SRC_P12)
-        rc = ftls__identity_from_pkcs12(g->a.data, g->a.len, wa, pass, out, err);
-    else if (s->kind == FTLS__SRC_PEM || (s->kind == FTLS__SRC_MEM && g->b.data == NULL))
+        rc =
+            ftls__identity_from_pkcs12(g->a.data, g->a.len, wa, pass, out, err);
+    else if (s->kind == FTLS__SRC_PEM ||
+             (s->kind == FTLS__SRC_MEM && g->b.data == NULL))
         rc = ftls__identity_from_pem(g->a.data, g->a.len, wa, NULL, 0, NULL,
                                      pass, out, err);
     else
@@ -207,8 +212,8 @@ static FTLS_NODISCARD ftls_code build_identity(ftls_source *s, struct ftls__gene
     return rc;
 }
 
-
-void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe, int n)
+void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe,
+                       int n)
 {
     for (int i = 0; i < n; i++) {
         ftls_source_event ev = {pe[i].type, s, ftls_source_generation(s),
@@ -239,10 +244,11 @@ static FTLS_NODISCARD ftls_code load_content(ftls_source *s, struct loaded *l,
 {
     memset(l, 0, sizeof(*l));
     if (ftls__source_is_trust(s)) {
-        ftls_code rc = s->kind == FTLS__SRC_SYSTEM
-                           ? ftls_roots_get1_shared(s->system_which, &l->roots, err)
-                           : ftls_roots_load_paths(s->trust_files, s->trust_dirs,
-                                                   &l->roots, err);
+        ftls_code rc =
+            s->kind == FTLS__SRC_SYSTEM
+                ? ftls_roots_get1_shared(s->system_which, &l->roots, err)
+                : ftls_roots_load_paths(s->trust_files, s->trust_dirs,
+                                        &l->roots, err);
         if (rc == FTLS_OK)
             hash_roots(l->roots, l->hash); /* equal sets are "unchanged" */
         return rc;
@@ -287,9 +293,8 @@ static FTLS_NODISCARD ftls_code publish(ftls_source *s, struct loaded *l,
 {
     if (l->id != NULL)
         l->id->generation = ftls_cell_generation(s->cell) + 1;
-    ftls_code rc = ftls_cell_publish(s->cell, l->id ? (void *)l->id
-                                                    : (void *)l->roots,
-                                     gen, err);
+    ftls_code rc = ftls_cell_publish(
+        s->cell, l->id ? (void *)l->id : (void *)l->roots, gen, err);
     if (rc != FTLS_OK)
         return rc; /* the caller still owns l's content */
     memcpy(s->content_hash, l->hash, 32);
@@ -323,8 +328,9 @@ static FTLS_NODISCARD ftls_code reload_locked(ftls_source *s,
     if (rc != FTLS_OK) {
         queue_event(pe, npe, FTLS_EVENT_REJECTED, rc, "%s%s",
                     err ? ftls_error_message(err) : ftls_code_describe(rc),
-                    ftls_source_generation(s) ? "; keeping the previous generation"
-                                              : "");
+                    ftls_source_generation(s)
+                        ? "; keeping the previous generation"
+                        : "");
         return rc;
     }
     if (s->have_hash && memcmp(l.hash, s->content_hash, 32) == 0) {
@@ -340,13 +346,15 @@ static FTLS_NODISCARD ftls_code reload_locked(ftls_source *s,
     }
     if (l.id != NULL) {
         char subj[256]; /* X509_NAME_oneline cuts long names: display only */
-        X509_NAME_oneline(X509_get_subject_name(l.id->leaf), subj, sizeof(subj));
+        X509_NAME_oneline(X509_get_subject_name(l.id->leaf), subj,
+                          sizeof(subj));
         queue_event(pe, npe, FTLS_EVENT_LOADED, FTLS_OK,
-                    "loaded generation %llu: %s", (unsigned long long)gen, subj);
+                    "loaded generation %llu: %s", (unsigned long long)gen,
+                    subj);
     } else {
         queue_event(pe, npe, FTLS_EVENT_LOADED, FTLS_OK,
-                    "loaded generation %llu: %zu roots", (unsigned long long)gen,
-                    ftls_roots_count(l.roots));
+                    "loaded generation %llu: %zu roots",
+                    (unsigned long long)gen, ftls_roots_count(l.roots));
     }
     return FTLS_OK;
 }
@@ -380,7 +388,7 @@ ftls_code ftls_source_reload(ftls_source *s, ftls_error *err)
 /* ---- reading the published state ------------------------------------------ */
 
 static FTLS_NODISCARD ftls_code get1(ftls_source *s, int want_trust, void **out,
-                      ftls_error *err)
+                                     ftls_error *err)
 {
     FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
     *out = NULL;
@@ -444,7 +452,8 @@ ftls_code ftls_source_get_status(const ftls_source *s, ftls_source_status *st)
     return FTLS_OK;
 }
 
-ftls_code ftls_source_set_event_callback(ftls_source *s, ftls_source_event_fn fn,
+ftls_code ftls_source_set_event_callback(ftls_source *s,
+                                         ftls_source_event_fn fn,
                                          void *userdata)
 {
     if (s == NULL)
@@ -462,18 +471,12 @@ const char *ftls_source_describe(const ftls_source *s)
 const char *ftls_source_event_name(ftls_source_event_type t)
 {
     switch (t) {
-    case FTLS_EVENT_LOADED:
-        return "loaded";
-    case FTLS_EVENT_REJECTED:
-        return "rejected";
-    case FTLS_EVENT_UNCHANGED:
-        return "unchanged";
-    case FTLS_EVENT_EXPIRING:
-        return "expiring";
-    case FTLS_EVENT_DEGRADED:
-        return "degraded";
-    case FTLS_EVENT_EXPIRED:
-        return "expired";
+    case FTLS_EVENT_LOADED: return "loaded";
+    case FTLS_EVENT_REJECTED: return "rejected";
+    case FTLS_EVENT_UNCHANGED: return "unchanged";
+    case FTLS_EVENT_EXPIRING: return "expiring";
+    case FTLS_EVENT_DEGRADED: return "degraded";
+    case FTLS_EVENT_EXPIRED: return "expired";
     }
     return "unknown";
 }

@@ -53,10 +53,9 @@ int64_t ftls__source_check_expiry(ftls_source *s, int64_t now)
     int64_t warn = ftls__source_warn_seconds(s), left = 0, next = 0;
     ftls__lock(&s->status_lock);
     int64_t not_after = s->status.not_after;
-    ftls_source_event_type t =
-        s->status.generation == 0 || not_after == 0
-            ? 0
-            : due_notice(s, now, warn, &left);
+    ftls_source_event_type t = s->status.generation == 0 || not_after == 0
+                                   ? 0
+                                   : due_notice(s, now, warn, &left);
     ftls__unlock(&s->status_lock);
     if (not_after == 0)
         return 0;
@@ -64,12 +63,16 @@ int64_t ftls__source_check_expiry(ftls_source *s, int64_t now)
         struct ftls__pending_event pe = {.type = t};
         if (t == FTLS_EVENT_EXPIRED) {
             pe.code = FTLS_E_EXPIRED;
-            ftls__str_message(pe.message, sizeof(pe.message), "the served "
+            ftls__str_message(pe.message, sizeof(pe.message),
+                              "the served "
                               "certificate expired %lld seconds ago; reload a "
-                              "new one", (long long)-left);
+                              "new one",
+                              (long long)-left);
         } else {
-            ftls__str_message(pe.message, sizeof(pe.message), "certificate "
-                              "expires in %lld seconds", (long long)left);
+            ftls__str_message(pe.message, sizeof(pe.message),
+                              "certificate "
+                              "expires in %lld seconds",
+                              (long long)left);
         }
         ftls__source_emit(s, &pe, 1);
     }

@@ -10,25 +10,25 @@
 #include "base/internal.h"
 #include "base/str.h"
 
-
 /* What a source reads. */
 enum ftls__source_kind {
-    FTLS__SRC_DIR,    /* Kubernetes-style secret directory */
-    FTLS__SRC_FILES,  /* certificate and key files */
-    FTLS__SRC_PEM,    /* one PEM with certificate(s) and key */
-    FTLS__SRC_P12,    /* PKCS#12 */
-    FTLS__SRC_MEM,    /* PEM in memory */
-    FTLS__SRC_TRUST,  /* CA bundle files */
-    FTLS__SRC_SYSTEM  /* the process-wide system roots */
+    FTLS__SRC_DIR,   /* Kubernetes-style secret directory */
+    FTLS__SRC_FILES, /* certificate and key files */
+    FTLS__SRC_PEM,   /* one PEM with certificate(s) and key */
+    FTLS__SRC_P12,   /* PKCS#12 */
+    FTLS__SRC_MEM,   /* PEM in memory */
+    FTLS__SRC_TRUST, /* CA bundle files */
+    FTLS__SRC_SYSTEM /* the process-wide system roots */
 };
 
 struct ftls_source {
     enum ftls__source_kind kind;
-    char *dir, *cert_name, *key_name; /* FTLS__SRC_DIR; FTLS__SRC_FILES in one directory */
-    char *cert_path, *key_path;       /* FTLS__SRC_FILES in two directories */
-    char *path;                       /* FTLS__SRC_PEM, FTLS__SRC_P12 */
-    char *trust_files, *trust_dirs;   /* FTLS__SRC_TRUST */
-    ftls_roots_origin system_which;   /* FTLS__SRC_SYSTEM */
+    char *dir, *cert_name,
+        *key_name; /* FTLS__SRC_DIR; FTLS__SRC_FILES in one directory */
+    char *cert_path, *key_path;     /* FTLS__SRC_FILES in two directories */
+    char *path;                     /* FTLS__SRC_PEM, FTLS__SRC_P12 */
+    char *trust_files, *trust_dirs; /* FTLS__SRC_TRUST */
+    ftls_roots_origin system_which; /* FTLS__SRC_SYSTEM */
     char *pass_file, *pass_env;
     struct ftls__buf mem_cert, mem_key; /* FTLS__SRC_MEM, guarded by mem_lock */
     pthread_mutex_t mem_lock;
@@ -51,7 +51,7 @@ struct ftls_source {
     struct ftls__listener {
         void (*fn)(ftls_source *src, void *arg);
         void *arg;
-    } *listeners;
+    } * listeners;
     int nlisteners, caplisteners;
     char *desc; /* "dir:/etc/tls", ...; see ftls__source_describe_as */
 };
@@ -93,13 +93,15 @@ int64_t ftls__source_check_expiry(ftls_source *s, int64_t now);
 int64_t ftls__source_warn_seconds(const ftls_source *s);
 
 /* Allocate a source of `kind` (source.c). */
-FTLS_NODISCARD ftls_code ftls__source_new(enum ftls__source_kind kind, const ftls_identity_options *o,
-                           ftls_source **out, ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__source_new(enum ftls__source_kind kind,
+                                          const ftls_identity_options *o,
+                                          ftls_source **out, ftls_error *err);
 
 /* Listeners: called after every publish, on the reloading thread. */
 typedef void (*ftls__source_listener_fn)(ftls_source *src, void *arg);
-FTLS_NODISCARD ftls_code ftls__source_add_listener(ftls_source *s, ftls__source_listener_fn fn,
-                                    void *arg);
+FTLS_NODISCARD ftls_code ftls__source_add_listener(ftls_source *s,
+                                                   ftls__source_listener_fn fn,
+                                                   void *arg);
 void ftls__source_remove_listener(ftls_source *s, ftls__source_listener_fn fn,
                                   void *arg);
 

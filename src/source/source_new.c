@@ -28,8 +28,8 @@ void ftls_source_free(ftls_source *s)
         ftls__source_system_detach(s);
     ftls_cell_free(s->cell);
     ftls_roots_free(s->opts.verify_roots);
-    char *strs[] = {s->dir, s->cert_name, s->key_name, s->cert_path,
-                    s->key_path, s->path, s->trust_files, s->trust_dirs,
+    char *strs[] = {s->dir,       s->cert_name, s->key_name,    s->cert_path,
+                    s->key_path,  s->path,      s->trust_files, s->trust_dirs,
                     s->pass_file, s->pass_env};
     for (size_t i = 0; i < FTLS_ARRAY_LEN(strs); i++)
         ftls__free(strs[i]);
@@ -78,8 +78,9 @@ ftls_code ftls__source_describe_as(ftls_source **out, ftls_error *err,
     return FTLS_OK;
 }
 
-ftls_code ftls__source_new(enum ftls__source_kind kind, const ftls_identity_options *o,
-                           ftls_source **out, ftls_error *err)
+ftls_code ftls__source_new(enum ftls__source_kind kind,
+                           const ftls_identity_options *o, ftls_source **out,
+                           ftls_error *err)
 {
     ftls_source *s = ftls__calloc(1, sizeof(*s));
     if (s == NULL)
@@ -93,18 +94,20 @@ ftls_code ftls__source_new(enum ftls__source_kind kind, const ftls_identity_opti
     if (o != NULL) {
         s->opts = *o;
         s->opts.cert_name = s->opts.key_name = NULL;
-        s->opts.passphrase_file = s->pass_file = dup_opt(o->passphrase_file, &ok);
+        s->opts.passphrase_file = s->pass_file =
+            dup_opt(o->passphrase_file, &ok);
         s->opts.passphrase_env = s->pass_env = dup_opt(o->passphrase_env, &ok);
-        if (o->verify_roots != NULL && ftls_roots_up_ref(o->verify_roots) != FTLS_OK)
+        if (o->verify_roots != NULL &&
+            ftls_roots_up_ref(o->verify_roots) != FTLS_OK)
             s->opts.verify_roots = NULL;
     }
     s->cert_name = dup_opt(o && o->cert_name ? o->cert_name : "tls.crt", &ok);
     s->key_name = dup_opt(o && o->key_name ? o->key_name : "tls.key", &ok);
     int trust = kind == FTLS__SRC_TRUST || kind == FTLS__SRC_SYSTEM;
-    ftls_code rc = ok ? ftls_cell_new(trust ? cell_free_roots
-                                            : cell_free_identity,
-                                      NULL, &s->cell, err)
-                      : ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
+    ftls_code rc =
+        ok ? ftls_cell_new(trust ? cell_free_roots : cell_free_identity, NULL,
+                           &s->cell, err)
+           : ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
     if (rc != FTLS_OK) {
         ftls_source_free(s);
         return rc;
@@ -183,9 +186,10 @@ ftls_code ftls_source_new_identity_files(const char *cert_path,
                                     key_path);
 }
 
-static FTLS_NODISCARD ftls_code new_single(enum ftls__source_kind k, const char *prefix, const char *path,
-                            const ftls_identity_options *opts,
-                            ftls_source **out, ftls_error *err)
+static FTLS_NODISCARD ftls_code new_single(enum ftls__source_kind k,
+                                           const char *prefix, const char *path,
+                                           const ftls_identity_options *opts,
+                                           ftls_source **out, ftls_error *err)
 {
     SOURCE_ARGS_OK(out, err);
     FTLS_GUARD_ARG(path != NULL && *path, err, "path is NULL or empty");
@@ -233,7 +237,8 @@ ftls_code ftls_source_new_trust(const char *files, const char *dirs,
     (*out)->trust_dirs = dup_opt(dirs, &ok);
     if (!ok)
         return nomem(out, err);
-    return ftls__source_describe_as(out, err, "trust:%s%s%s", files ? files : "",
+    return ftls__source_describe_as(out, err, "trust:%s%s%s",
+                                    files ? files : "",
                                     files && dirs ? "+" : "", dirs ? dirs : "");
 }
 

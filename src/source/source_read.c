@@ -64,9 +64,10 @@ void ftls__generation_free(struct ftls__generation *g)
 }
 
 /* One attempt. Returns FTLS_OK, FTLS_E_RACE (retry), or a final error. */
-static FTLS_NODISCARD ftls_code attempt(int dfd, const char *dir, const char *na,
-                         const char *nb, size_t cap,
-                         struct ftls__generation *g, ftls_error *err)
+static FTLS_NODISCARD ftls_code attempt(int dfd, const char *dir,
+                                        const char *na, const char *nb,
+                                        size_t cap, struct ftls__generation *g,
+                                        ftls_error *err)
 {
     char target[sizeof(g->data_target)], again[sizeof(g->data_target)];
     int k8s = data_link(dfd, target, sizeof(target));
@@ -93,8 +94,8 @@ static FTLS_NODISCARD ftls_code attempt(int dfd, const char *dir, const char *na
         } else if (e == ENOENT && k8s) {
             rc = FTLS_E_RACE;
         } else {
-            rc = ftls__err_errno(err, ftls__code_from_errno(e), e, "%s/%s",
-                                 dir, names[i]);
+            rc = ftls__err_errno(err, ftls__code_from_errno(e), e, "%s/%s", dir,
+                                 names[i]);
         }
         if (rc == FTLS_E_NOT_FOUND && k8s) /* deleted under us */
             rc = FTLS_E_RACE;
@@ -107,10 +108,12 @@ static FTLS_NODISCARD ftls_code attempt(int dfd, const char *dir, const char *na
             (stamp(gfd, names[i], after[i]) != 0 || !same(before[i], after[i])))
             rc = FTLS_E_RACE;
     if (rc == FTLS_OK && k8s &&
-        (data_link(dfd, again, sizeof(again)) != 1 || strcmp(target, again) != 0))
+        (data_link(dfd, again, sizeof(again)) != 1 ||
+         strcmp(target, again) != 0))
         rc = FTLS_E_RACE;
     if (rc == FTLS_OK)
-        memcpy(g->data_target, k8s ? target : "", strlen(k8s ? target : "") + 1);
+        memcpy(g->data_target, k8s ? target : "",
+               strlen(k8s ? target : "") + 1);
     close(gfd);
     if (rc != FTLS_OK)
         ftls__generation_free(g);
@@ -134,7 +137,9 @@ ftls_code ftls__read_generation(const char *dir, const char *name_a,
     }
     close(dfd);
     if (rc == FTLS_E_RACE)
-        rc = ftls__err(err, FTLS_E_RACE, "%s: files kept changing while being "
-                       "read (%d attempts)", dir, FTLS_RACE_RETRIES);
+        rc = ftls__err(err, FTLS_E_RACE,
+                       "%s: files kept changing while being "
+                       "read (%d attempts)",
+                       dir, FTLS_RACE_RETRIES);
     return rc;
 }

@@ -9,7 +9,7 @@
 #define FTLS_RACE_RETRIES 8
 
 struct ftls__generation {
-    struct ftls__buf a, b; /* first and (optional) second file */
+    struct ftls__buf a, b;      /* first and (optional) second file */
     char data_target[PATH_MAX]; /* resolved ..data target, "" when none */
 };
 
@@ -23,9 +23,11 @@ struct ftls__generation {
  * ENOENT in a generation that was replaced meanwhile is retried too.
  * Both buffers are wiped when freed with ftls__generation_free().
  */
-FTLS_NODISCARD ftls_code ftls__read_generation(const char *dir, const char *name_a,
-                                const char *name_b, size_t cap,
-                                struct ftls__generation *out, ftls_error *err);
+FTLS_NODISCARD ftls_code ftls__read_generation(const char *dir,
+                                               const char *name_a,
+                                               const char *name_b, size_t cap,
+                                               struct ftls__generation *out,
+                                               ftls_error *err);
 void ftls__generation_free(struct ftls__generation *g);
 
 /* Test hook: called after the first file of a generation was read and

@@ -34,7 +34,8 @@ ftls_code ftls_source_new_system_roots(ftls_roots_origin which,
         return rc;
     s->system_which = which;
     static const char *const names[] = {"system", "fallback", "auto", "both"};
-    if ((rc = ftls__source_describe_as(&s, err, "roots:%s", names[which])) != FTLS_OK)
+    if ((rc = ftls__source_describe_as(&s, err, "roots:%s", names[which])) !=
+        FTLS_OK)
         return rc;
     if (ftls__roots_follow(refreshed, s) != FTLS_OK) {
         s->kind = FTLS__SRC_TRUST; /* nothing to detach */

@@ -92,13 +92,9 @@ ftls_code ftls__source_watch_spec(const ftls_source *s,
     ftls_code rc = FTLS_E_UNSUPPORTED;
     switch (s->kind) {
     case FTLS__SRC_DIR:
-    case FTLS__SRC_FILES:
-        rc = spec_identity_files(s, sp);
-        break;
+    case FTLS__SRC_FILES: rc = spec_identity_files(s, sp); break;
     case FTLS__SRC_PEM:
-    case FTLS__SRC_P12:
-        rc = add_file(sp, s->path);
-        break;
+    case FTLS__SRC_P12: rc = add_file(sp, s->path); break;
     case FTLS__SRC_TRUST:
         rc = add_list(sp, s->trust_files, 0);
         if (rc == FTLS_OK)
@@ -129,10 +125,17 @@ void ftls__source_fingerprint(const ftls_source *s, unsigned char out[32])
         struct stat st;
         memset(&st, 0, sizeof(st));
         int e = stat(sp->files.v[i], &st) == 0 ? 0 : errno;
-        struct { uint64_t dev, ino, size, ms, mns, cs, cns; int e; } rec = {
-            st.st_dev, st.st_ino, (uint64_t)st.st_size,
-            (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec,
-            (uint64_t)st.st_ctim.tv_sec, (uint64_t)st.st_ctim.tv_nsec, e};
+        struct {
+            uint64_t dev, ino, size, ms, mns, cs, cns;
+            int e;
+        } rec = {st.st_dev,
+                 st.st_ino,
+                 (uint64_t)st.st_size,
+                 (uint64_t)st.st_mtim.tv_sec,
+                 (uint64_t)st.st_mtim.tv_nsec,
+                 (uint64_t)st.st_ctim.tv_sec,
+                 (uint64_t)st.st_ctim.tv_nsec,
+                 e};
         EVP_DigestUpdate(c, &rec, sizeof(rec));
         struct ftls__buf b;
         if (e == 0 && S_ISREG(st.st_mode) &&
@@ -165,7 +168,8 @@ void ftls__source_set_watching(ftls_source *s, int mode, ftls_code why,
     ftls__unlock(&s->status_lock);
     if (mode == 2 && before != 2) {
         struct ftls__pending_event pe = {FTLS_EVENT_DEGRADED, why, ""};
-        ftls__str_message(pe.message, sizeof(pe.message), "watching degraded "
+        ftls__str_message(pe.message, sizeof(pe.message),
+                          "watching degraded "
                           "to polling: %s",
                           message ? message : ftls_code_describe(why));
         ftls__source_emit(s, &pe, 1);

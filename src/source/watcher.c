@@ -24,13 +24,14 @@
     (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |    \
      IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |      \
      IN_EXCL_UNLINK)
-#define PARENT_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
+#define PARENT_MASK                                                            \
+    (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
 #define EXPIRY_RECHECK_MS 60000u /* re-check expiry at least this often */
 #define REWATCH_MS 100
 
 struct wwatch {
     int wd;
-    int parent;         /* watch on the parent of a watched directory */
+    int parent;              /* watch on the parent of a watched directory */
     char name[NAME_MAX + 1]; /* for parent watches: the child we care about */
 };
 
@@ -99,7 +100,8 @@ ftls_code ftls_watcher_new(const ftls_watcher_options *o, ftls_watcher **out,
     if (!ok) {
         int e = errno;
         ftls_watcher_free(w);
-        return ftls__err_errno(err, FTLS_E_IO, e, "watcher: cannot set up "
+        return ftls__err_errno(err, FTLS_E_IO, e,
+                               "watcher: cannot set up "
                                "timers");
     }
     *out = w;
@@ -153,8 +155,9 @@ static void wsrc_free(struct wsrc *ws)
 /* errno equivalent of a failed watch spec, for arm()'s callers. */
 static int spec_errno(ftls_code rc)
 {
-    return rc == FTLS_E_NOMEM ? ENOMEM
-           : rc == FTLS_E_TOO_LARGE ? ENAMETOOLONG : EINVAL;
+    return rc == FTLS_E_NOMEM       ? ENOMEM
+           : rc == FTLS_E_TOO_LARGE ? ENAMETOOLONG
+                                    : EINVAL;
 }
 
 /* (Re)establish watches. Returns 0 ok, ENOENT when a directory is missing
@@ -193,8 +196,8 @@ static void go_polling(ftls_watcher *w, struct wsrc *ws, int e)
     ws->polling = 1;
     ws->next_poll = now_ms() + w->poll_ms;
     ftls__source_fingerprint(ws->src, ws->fp);
-    const char *msg = w->force_polling ? "polling forced by configuration"
-                                       : strerror(e);
+    const char *msg =
+        w->force_polling ? "polling forced by configuration" : strerror(e);
     ftls__source_set_watching(ws->src, 2, ftls__code_from_errno(e), msg);
 }
 
@@ -218,9 +221,11 @@ static void arm_or_degrade(ftls_watcher *w, struct wsrc *ws)
 /* A watcher created before fork(): its thread is not in this process, and
  * its inotify descriptor is shared with the parent, whose events reading it
  * here would steal. The child must create a watcher of its own. */
-static FTLS_NODISCARD ftls_code forked_state(const ftls_watcher *w, ftls_error *err)
+static FTLS_NODISCARD ftls_code forked_state(const ftls_watcher *w,
+                                             ftls_error *err)
 {
-    return ftls__err(err, FTLS_E_STATE, "watcher: created in process %ld "
+    return ftls__err(err, FTLS_E_STATE,
+                     "watcher: created in process %ld "
                      "before fork(); create a new watcher in this process",
                      (long)w->pid);
 }
@@ -420,7 +425,7 @@ ftls_code ftls_watcher_dispatch(ftls_watcher *w, ftls_error *err)
             /* Failures are reported through the source's events/status. */
             if (ftls_source_reload(ws->src, NULL) == FTLS_OK && !ws->polling &&
                 w->ifd >= 0 && arm(w, ws) != 0)
-                ws->rewatch = 1; /* pick up new symlink targets */
+                ws->rewatch = 1;  /* pick up new symlink targets */
             ws->expiry_due = now; /* a new generation: new deadlines */
         }
         if (ws->expiry_due && now >= ws->expiry_due)
