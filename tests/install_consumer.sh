@@ -20,6 +20,18 @@ if [ -f "$build/cli/freshtls" ] || [ -d "$build/cli" ]; then
   echo "man page ok: $page"
 fi
 
+# The library's man(3) pages: the index and one page per function.
+for page in freshtls.3 ftls_roots_load.3 ftls_ctx_attach.3; do
+  [ -f "$stage/prefix/share/man/man3/$page" ] ||
+    { echo "FAIL man3/$page not installed"; exit 1; }
+done
+if command -v man >/dev/null 2>&1; then
+  MANPATH="$stage/prefix/share/man" man 3 ftls_ctx_attach 2>/dev/null |
+    grep -q 'RETURN VALUE' ||
+    { echo "FAIL 'man 3 ftls_ctx_attach' does not show the page"; exit 1; }
+fi
+echo "man(3) pages ok: $(ls "$stage/prefix/share/man/man3" | wc -l) pages"
+
 mkdir -p "$stage/app"
 cat > "$stage/app/main.c" <<'C'
 #include <stdio.h>
