@@ -236,17 +236,22 @@ ftls_code ftls__err(ftls_error *err, ftls_code code, const char *fmt, ...)
     return code;
 }
 
+const char *ftls__strerror(int errnum, char *buf, size_t size)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(errnum, buf, size);
+#else
+    if (strerror_r(errnum, buf, size) != 0)
+        ftls__str_message(buf, size, "errno %d", errnum);
+    return buf;
+#endif
+}
+
 ftls_code ftls__err_errno(ftls_error *err, ftls_code code, int errnum,
                           const char *fmt, ...)
 {
     char ebuf[128];
-    const char *etext = ebuf;
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-    etext = strerror_r(errnum, ebuf, sizeof(ebuf));
-#else
-    if (strerror_r(errnum, ebuf, sizeof(ebuf)) != 0)
-        ftls__str_message(ebuf, sizeof(ebuf), "errno %d", errnum);
-#endif
+    const char *etext = ftls__strerror(errnum, ebuf, sizeof(ebuf));
     va_list ap;
     va_start(ap, fmt);
     code = record(err, code, etext, fmt, ap);

@@ -24,6 +24,10 @@ char *ftls__strdup(const char *s);
  */
 FTLS_NODISCARD ftls_code ftls__err(ftls_error *err, ftls_code code,
                                    const char *fmt, ...) FTLS_PRINTF(3, 4);
+/* The text of errnum, thread-safe (strerror_r): `buf` or a static
+ * string; never NULL. */
+const char *ftls__strerror(int errnum, char *buf, size_t size);
+
 /* Same as ftls__err but appends strerror(errnum) to the message. */
 FTLS_NODISCARD ftls_code ftls__err_errno(ftls_error *err, ftls_code code,
                                          int errnum, const char *fmt, ...)

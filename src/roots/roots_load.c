@@ -80,8 +80,10 @@ static FTLS_NODISCARD ftls_code path_problem(struct walk *w, const char *path,
     ftls_code code = ftls__code_from_errno(e);
     if (w->strict)
         return ftls__err_errno(err, code, e, "%s", path);
-    if (w->r != NULL &&
-        ftls__roots_add_problem(w->r, path, code, "%s", strerror(e)) != FTLS_OK)
+    char ebuf[128];
+    if (w->r != NULL && ftls__roots_add_problem(
+                            w->r, path, code, "%s",
+                            ftls__strerror(e, ebuf, sizeof(ebuf))) != FTLS_OK)
         return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
     return FTLS_OK;
 }

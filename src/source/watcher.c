@@ -196,8 +196,9 @@ static void go_polling(ftls_watcher *w, struct wsrc *ws, int e)
     ws->polling = 1;
     ws->next_poll = now_ms() + w->poll_ms;
     ftls__source_fingerprint(ws->src, ws->fp);
-    const char *msg =
-        w->force_polling ? "polling forced by configuration" : strerror(e);
+    char ebuf[128];
+    const char *msg = w->force_polling ? "polling forced by configuration"
+                                       : ftls__strerror(e, ebuf, sizeof(ebuf));
     ftls__source_set_watching(ws->src, 2, ftls__code_from_errno(e), msg);
 }
 
