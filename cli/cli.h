@@ -29,6 +29,24 @@ void cli_print_help(const struct cli_command *cmd, FILE *out);
 /* "dir/name" in a new allocation (free()); NULL when out of memory. */
 char *cli_path(const char *dir, const char *name);
 
+/* The CA-file options shared by `ca init`, `mint` and `serve --mint-ca`:
+ * --ca-pass-file FILE, --ca-pass-env VAR, --insecure-ca-perms. */
+struct cli_ca_files {
+    const char *pass_file, *pass_env;
+    int insecure_perms;
+};
+#define CLI_CA_FILE_OPTS(type, field)                                          \
+    CLI_STR("--ca-pass-file", NULL, type, field.pass_file),                    \
+        CLI_STR("--ca-pass-env", NULL, type, field.pass_env),                  \
+        CLI_FLAG("--insecure-ca-perms", NULL, type, field.insecure_perms)
+#define CLI_CA_FILE_HELP                                                       \
+    "\n"                                                                       \
+    "The CA key is never prompted for: an encrypted key needs\n"               \
+    "--ca-pass-file FILE or --ca-pass-env VAR. The key must be owned by the\n" \
+    "user running freshtls, mode 0600, in a directory nobody else can\n"       \
+    "write; --insecure-ca-perms skips these checks.\n"
+ftls_ca_file_options cli_ca_file_options(const struct cli_ca_files *f);
+
 int cmd_version(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_roots(int argc, char **argv);

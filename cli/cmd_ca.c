@@ -10,24 +10,30 @@
 const struct cli_command cli_cmd_ca = {
     "ca",
     "create an interception CA for minting leaves",
-    "usage: freshtls ca init --out DIR [--days N] [--cn NAME]\n\n"
+    "usage: freshtls ca init --out DIR [--days N] [--cn NAME]\n"
+    "                        [--ca-pass-file FILE | --ca-pass-env VAR] "
+    "[--insecure-ca-perms]\n\n"
     "Generates a P-256 CA (self-signed, basicConstraints critical CA:TRUE\n"
     "pathlen:0, keyUsage critical keyCertSign cRLSign, SKI) valid for N days\n"
     "(default 365) and writes DIR/ca.crt (0644) and DIR/ca.key (0600)\n"
     "atomically. DIR is created (0700) if missing; existing files are never\n"
-    "overwritten.\n",
+    "overwritten. An existing DIR must be owned by you (or root) and\n"
+    "writable by nobody else, or whoever can write it could swap the CA.\n"
+    "With a passphrase the key is written encrypted (PKCS#8, AES-256).\n",
     cmd_ca,
 };
 
 struct ca_args {
     const char *out, *cn;
     long days;
+    struct cli_ca_files caf;
 };
 
 static const struct cli_opt g_ca_opts[] = {
     CLI_STR("--out", NULL, struct ca_args, out),
     CLI_STR("--cn", NULL, struct ca_args, cn),
     CLI_LONG("--days", struct ca_args, days, 1, 36500),
+    CLI_CA_FILE_OPTS(struct ca_args, caf),
     CLI_END,
 };
 
@@ -59,8 +65,9 @@ int cmd_ca(int argc, char **argv)
         free(key);
         return CLI_FAIL;
     }
+    ftls_ca_file_options fo = cli_ca_file_options(&a.caf);
     if (ftls_ca_generate(&o, &ca, err) != FTLS_OK ||
-        ftls_ca_export(ca, crt, key, err) != FTLS_OK) {
+        ftls_ca_export_ex(ca, crt, key, &fo, err) != FTLS_OK) {
         cli_report("ca init failed", err);
     } else {
         printf("wrote %s and %s\n", crt, key);

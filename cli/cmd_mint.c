@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -14,7 +15,9 @@ const struct cli_command cli_cmd_mint = {
     "mint",
     "mint a leaf certificate for a host name with a CA",
     "usage: freshtls mint [--] HOST --ca DIR [--key-out FILE] [--days N] "
-    "[--allow-ip]\n\n"
+    "[--allow-ip]\n"
+    "                     [--ca-pass-file FILE | --ca-pass-env VAR] "
+    "[--insecure-ca-perms]\n\n"
     "Mints a leaf for HOST signed by DIR/ca.crt + DIR/ca.key (as made by\n"
     "'freshtls ca init'): a fresh P-256 key, a random 128-bit serial, SAN\n"
     "dNSName, CN when HOST fits in 64 characters, AKI = the CA's SKI, SKI,\n"
@@ -23,7 +26,8 @@ const struct cli_command cli_cmd_mint = {
     "Prints the leaf and the CA certificate as PEM on stdout. --key-out\n"
     "writes the private key (0600, never overwriting). Host names are\n"
     "normalized; IP literals need --allow-ip; wildcards and malformed names\n"
-    "are refused (exit 1).\n",
+    "are refused (exit 1). A leaf never outlives its CA: its lifetime ends\n"
+    "at the CA's notAfter at the latest (a note says so).\n" CLI_CA_FILE_HELP,
     cmd_mint,
 };
 
@@ -31,6 +35,7 @@ struct mint_args {
     const char *ca, *key_out;
     long days;
     int allow_ip;
+    struct cli_ca_files caf;
 };
 
 static const struct cli_opt g_mint_opts[] = {
@@ -38,6 +43,7 @@ static const struct cli_opt g_mint_opts[] = {
     CLI_STR("--key-out", NULL, struct mint_args, key_out),
     CLI_LONG("--days", struct mint_args, days, 1, 180),
     CLI_FLAG("--allow-ip", NULL, struct mint_args, allow_ip),
+    CLI_CA_FILE_OPTS(struct mint_args, caf),
     CLI_END,
 };
 
@@ -91,14 +97,21 @@ int cmd_mint(int argc, char **argv)
     int rc = CLI_FAIL;
     if (crt == NULL || key == NULL || ftls_error_new(&err) != FTLS_OK)
         goto done;
-    if (ftls_ca_load(crt, key, &ca, err) != FTLS_OK) {
+    ftls_ca_file_options fo = cli_ca_file_options(&a.caf);
+    if (ftls_ca_load_ex(crt, key, &fo, &ca, err) != FTLS_OK) {
         cli_report("cannot load the CA", err);
         goto done;
     }
-    if (ftls_leaf_mint(ca, host, &mo, 0, &leaf, err) != FTLS_OK) {
+    int64_t now = (int64_t)time(NULL);
+    if (ftls_leaf_mint(ca, host, &mo, now, &leaf, err) != FTLS_OK) {
         cli_report("cannot mint", err);
         goto done;
     }
+    if (a.days > 0 && ftls_leaf_not_after(leaf) < now + a.days * 86400)
+        fprintf(stderr,
+                "freshtls mint: note: the leaf ends with its CA, %.1f days "
+                "from now (asked for %ld)\n",
+                (double)(ftls_leaf_not_after(leaf) - now) / 86400.0, a.days);
     if (a.key_out != NULL && !write_key(a.key_out, ftls_leaf_get0_key(leaf)))
         goto done;
     if (PEM_write_X509(stdout, ftls_leaf_get0_cert(leaf)) &&

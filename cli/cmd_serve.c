@@ -23,7 +23,9 @@ const struct cli_command cli_cmd_serve = {
     "serve",
     "HTTPS server that hot-reloads identity and client CAs",
     "usage: freshtls serve --dir DIR [--client-ca PATH] [--listen ADDR:PORT]\n"
-    "       freshtls serve --mint-ca CADIR [--listen ADDR:PORT]\n\n"
+    "       freshtls serve --mint-ca CADIR [--listen ADDR:PORT]\n"
+    "                      [--ca-pass-file FILE | --ca-pass-env VAR] "
+    "[--insecure-ca-perms]\n\n"
     "Serves HTTP/1.1 GET over TLS with the certificate in DIR (tls.crt,\n"
     "tls.key; a Kubernetes secret mount works). Each response names the\n"
     "certificate that was served (subject, serial, generation). With\n"
@@ -34,7 +36,8 @@ const struct cli_command cli_cmd_serve = {
     "ready. SIGINT or SIGTERM shut it down cleanly.\n\n"
     "With --mint-ca, a leaf is minted per SNI host name with the CA in\n"
     "CADIR (ca.crt, ca.key), as an intercepting proxy does; a handshake\n"
-    "without SNI or with a refused name fails and is logged.\n",
+    "without SNI or with a refused name fails and is "
+    "logged.\n" CLI_CA_FILE_HELP,
     cmd_serve,
 };
 
@@ -242,6 +245,7 @@ static int is_dir(const char *p)
 
 struct serve_args {
     const char *dir, *client_ca, *mint_ca, *listen;
+    struct cli_ca_files caf;
 };
 
 static const struct cli_opt g_serve_opts[] = {
@@ -249,6 +253,7 @@ static const struct cli_opt g_serve_opts[] = {
     CLI_STR("--client-ca", NULL, struct serve_args, client_ca),
     CLI_STR("--mint-ca", NULL, struct serve_args, mint_ca),
     CLI_STR("--listen", NULL, struct serve_args, listen),
+    CLI_CA_FILE_OPTS(struct serve_args, caf),
     CLI_END,
 };
 
@@ -263,12 +268,14 @@ struct serve_state {
 };
 
 /* --mint-ca: a leaf per SNI name from the CA in `dir`. */
-static int setup_mint(struct serve_state *st, const char *dir)
+static int setup_mint(struct serve_state *st, const char *dir,
+                      const struct cli_ca_files *caf)
 {
     char *crt = cli_path(dir, "ca.crt"), *key = cli_path(dir, "ca.key");
     ftls_error *err = st->err;
+    ftls_ca_file_options fo = cli_ca_file_options(caf);
     int ok = crt != NULL && key != NULL &&
-             ftls_ca_load(crt, key, &st->ca, err) == FTLS_OK &&
+             ftls_ca_load_ex(crt, key, &fo, &st->ca, err) == FTLS_OK &&
              ftls_leaf_cache_new(st->ca, NULL, &st->cache, err) == FTLS_OK &&
              (st->srv.mint_ctx = SSL_CTX_new(TLS_server_method())) != NULL &&
              ftls_leaf_cache_attach(st->srv.mint_ctx, st->cache, audit_log,
@@ -358,7 +365,7 @@ int cmd_serve(int argc, char **argv)
     static struct serve_state st;
     memset(&st, 0, sizeof(st));
     if (sfd >= 0 && ftls_error_new(&st.err) == FTLS_OK &&
-        (a.mint_ca ? setup_mint(&st, a.mint_ca)
+        (a.mint_ca ? setup_mint(&st, a.mint_ca, &a.caf)
                    : setup_identity(&st, a.dir, a.client_ca)))
         rc = run(&st, a.listen, sfd);
     if (sfd >= 0)

@@ -120,3 +120,11 @@ int main(int argc, char **argv)
     print_main_help(stderr);
     return CLI_USAGE;
 }
+
+ftls_ca_file_options cli_ca_file_options(const struct cli_ca_files *f)
+{
+    ftls_ca_file_options o = {.passphrase_file = f->pass_file,
+                              .passphrase_env = f->pass_env,
+                              .insecure_permissions = f->insecure_perms};
+    return o;
+}

@@ -74,5 +74,42 @@ grep -q "refused handshake for '': no SNI" "$tmp/serve.err" && ok "refusal is au
 kill -TERM "$spid"; wait "$spid"; rc=$?; spid=
 [ $rc -eq 0 ] && ok "clean shutdown" || bad "serve exit $rc"
 
+# CA key safety. An encrypted key is never prompted for, even with a
+# terminal attached (script(1) gives the command a pty; a prompt would
+# block until the timeout).
+FTLS_PW='s3cret pass' "$bin" ca init --out "$tmp/enc" --ca-pass-env FTLS_PW >/dev/null \
+  && grep -q 'ENCRYPTED PRIVATE KEY' "$tmp/enc/ca.key" && ok "ca init --ca-pass-env encrypts the key" \
+  || bad "encrypted ca init"
+if command -v script >/dev/null 2>&1; then
+  out=$(timeout 20 script -qec "'$bin' serve --mint-ca '$tmp/enc' --listen 127.0.0.1:0" /dev/null 2>&1); rc=$?
+  [ $rc -ne 124 ] && grep -q 'encrypted and no passphrase is configured' <<<"$out" \
+    && ok "serve --mint-ca with an encrypted key fails without prompting" || bad "prompt? exit $rc: $out"
+else
+  out=$("$bin" mint a.example --ca "$tmp/enc" 2>&1 </dev/null)
+  grep -q 'encrypted and no passphrase' <<<"$out" && ok "encrypted key: clear error" || bad "enc: $out"
+fi
+FTLS_PW='s3cret pass' "$bin" mint a.example --ca "$tmp/enc" --ca-pass-env FTLS_PW >/dev/null \
+  && ok "mint --ca-pass-env decrypts" || bad "mint with passphrase"
+printf 's3cret pass\n' > "$tmp/pw"
+"$bin" mint a.example --ca "$tmp/enc" --ca-pass-file "$tmp/pw" >/dev/null \
+  && ok "mint --ca-pass-file decrypts" || bad "mint with passphrase file"
+chmod 0666 "$tmp/ca/ca.key"
+out=$("$bin" mint a.example --ca "$tmp/ca" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q 'mode 0666' <<<"$out" && ok "a 0666 CA key is refused" || bad "0666 key: exit $rc: $out"
+"$bin" mint a.example --ca "$tmp/ca" --insecure-ca-perms >/dev/null \
+  && ok "--insecure-ca-perms overrides" || bad "--insecure-ca-perms"
+chmod 0600 "$tmp/ca/ca.key"
+mkdir -m 0777 "$tmp/open"; chmod 0777 "$tmp/open"
+out=$("$bin" ca init --out "$tmp/open" 2>&1); rc=$?
+[ $rc -eq 1 ] && grep -q 'writable by others' <<<"$out" && [ ! -e "$tmp/open/ca.key" ] \
+  && ok "ca init into a world-writable directory is refused" || bad "0777 dir: exit $rc: $out"
+# A leaf never outlives its CA.
+"$bin" ca init --out "$tmp/short" --days 30 >/dev/null
+out=$("$bin" mint long.example --ca "$tmp/short" --days 180 2>"$tmp/mint.err" > "$tmp/long.pem"); rc=$?
+ca_end=$(openssl x509 -in "$tmp/short/ca.crt" -noout -enddate)
+leaf_end=$(openssl x509 -in "$tmp/long.pem" -noout -enddate)
+[ $rc -eq 0 ] && [ "$ca_end" = "$leaf_end" ] && grep -q 'ends with its CA' "$tmp/mint.err" \
+  && ok "mint --days 180 under a 30-day CA ends with the CA" || bad "clamp: $ca_end vs $leaf_end"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,9 +151,14 @@ int tu_write_certs(const char *path, const char *mode, X509 *const *certs,
 
 int tu_write_key(const char *path, EVP_PKEY *key)
 {
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
+    /* 0600, as private keys are kept (the CA loader insists). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
         return 0;
+    }
     int ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
     return fclose(f) == 0 && ok;
 }

@@ -59,16 +59,49 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ca_generate(const ftls_ca_options *opts,
                                                    ftls_ca **out,
                                                    ftls_error *err);
 
+/** How CA files are read and written; see ftls_ca_load_ex(). */
+typedef struct ftls_ca_file_options {
+    /** Passphrase of the CA key: read from this file (trailing newline
+     *  dropped), or taken from this environment variable; NULL both: the
+     *  key is not encrypted. The passphrase is wiped after use. */
+    const char *passphrase_file;
+    const char *passphrase_env;
+    /** 1: skip the ownership and mode checks (not recommended). */
+    int insecure_permissions;
+} ftls_ca_file_options;
+
 /**
- * @brief Load a CA from PEM files. It must be CA:TRUE, allow keyCertSign,
- *        carry an SKI, and match its key; otherwise FTLS_E_KEY_POLICY with
- *        the reason.
- * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_NOT_FOUND,
- *         FTLS_E_PERMISSION, FTLS_E_IO, FTLS_E_TOO_LARGE (reading a file);
- *         FTLS_E_PARSE (not a certificate or key); FTLS_E_KEY_MISMATCH (the
- *         key is not the certificate's); FTLS_E_KEY_POLICY (not a usable CA:
- *         no CA:TRUE or keyCertSign, or a weak key).
- * @since 0.1.0
+ * @brief Load a CA from PEM files, with the checks a signing key needs.
+ *
+ * Never prompts: an encrypted key needs opts->passphrase_file or
+ * opts->passphrase_env, and fails with a message saying so otherwise.
+ * Unless opts->insecure_permissions: the key file (symlinks resolved) must
+ * be owned by the effective user with no group or other permission bits,
+ * in a directory owned by that user or root and writable by nobody else;
+ * the failing check is named. The certificate must be CA:TRUE, allow
+ * keyCertSign, carry an SKI, be valid now, and match the key.
+ * @param opts may be NULL: unencrypted key, permission checks on.
+ * @param[out] out set to NULL on entry; free with ftls_ca_free().
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_PERMISSION (unsafe
+ *         owner or mode, named); FTLS_E_NOT_FOUND, FTLS_E_IO,
+ *         FTLS_E_TOO_LARGE (reading a file); FTLS_E_PARSE (not a certificate
+ *         or key, an encrypted key without a passphrase, a wrong
+ *         passphrase); FTLS_E_KEY_MISMATCH (the key is not the
+ *         certificate's); FTLS_E_KEY_POLICY (not a usable CA: no CA:TRUE,
+ *         keyCertSign or SKI); FTLS_E_EXPIRED / FTLS_E_NOT_YET_VALID (the CA
+ *         is outside its validity).
+ * @par Thread-safety: safe from any thread.
+ * @since 0.2.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ca_load_ex(
+    const char *cert_path, const char *key_path,
+    const ftls_ca_file_options *opts, ftls_ca **out, ftls_error *err);
+
+/**
+ * @brief ftls_ca_load_ex() with default options (unencrypted key,
+ *        permission checks on).
+ * @return as ftls_ca_load_ex().
+ * @since 0.1.0 (permission and validity checks since 0.2.0)
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ca_load(const char *cert_path,
                                                const char *key_path,
@@ -77,11 +110,28 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ca_load(const char *cert_path,
 /**
  * @brief Write the certificate (mode 0644) and key (0600) atomically.
  *        Existing files are never overwritten (FTLS_E_EXISTS).
- * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_EXISTS (a file is already
- *         there); FTLS_E_PERMISSION or FTLS_E_IO (writing); FTLS_E_NOMEM;
- *         FTLS_E_OPENSSL (encoding). On failure neither file is left half-
- *         written.
- * @since 0.1.0
+ *
+ * Unless opts->insecure_permissions, each target directory must be owned
+ * by the effective user or root and writable by nobody else (whoever can
+ * write there could swap the CA). With a passphrase in @p opts the key is
+ * written as encrypted PKCS#8 (AES-256-CBC).
+ * @param opts may be NULL.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_PERMISSION (an unsafe
+ *         directory, named; or writing); FTLS_E_EXISTS (a file is already
+ *         there); FTLS_E_IO (writing); FTLS_E_NOMEM; FTLS_E_NOT_FOUND (a
+ *         missing directory or passphrase variable); FTLS_E_OPENSSL
+ *         (encoding). On failure neither file is left half-written.
+ * @par Thread-safety: safe from any thread.
+ * @since 0.2.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ca_export_ex(
+    const ftls_ca *ca, const char *cert_path, const char *key_path,
+    const ftls_ca_file_options *opts, ftls_error *err);
+
+/**
+ * @brief ftls_ca_export_ex() with default options.
+ * @return as ftls_ca_export_ex().
+ * @since 0.1.0 (directory checks since 0.2.0)
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_ca_export(const ftls_ca *ca,
                                                  const char *cert_path,
@@ -106,7 +156,8 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ca_up_ref(ftls_ca *ca);
 FTLS_API X509 *ftls_ca_get0_cert(const ftls_ca *ca);
 
 typedef struct ftls_mint_options {
-    int64_t lifetime; /**< seconds; 0: 3600; capped at 180 days */
+    int64_t lifetime; /**< seconds; 0: 3600; capped at 180 days and at the
+                           CA's notAfter (a leaf never outlives its CA) */
     int64_t backdate; /**< seconds before now; 0: 300 */
     int allow_ip;     /**< 1: mint an IP SAN for IP-literal targets */
 } ftls_mint_options;
@@ -131,7 +182,7 @@ ftls_leaf_normalize_name(const char *in, int allow_ip, char *out,
  * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL arguments or options out of
  *         range); FTLS_E_NAME_REJECTED (a name ftls_leaf_normalize_name()
  *         refuses); FTLS_E_NOMEM; FTLS_E_OPENSSL (key generation or signing
- *         failed).
+ *         failed); FTLS_E_EXPIRED (the CA has expired).
  * @since 0.1.0
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_leaf_mint(ftls_ca *ca, const char *host,

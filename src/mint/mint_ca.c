@@ -1,17 +1,30 @@
-/* Interception CAs: generate, load with checks, export atomically. */
+/* Interception CAs: generate, reference counting (files: mint_ca_file.c). */
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "base/fileio.h"
+#include "base/der.h"
 #include "mint/mint_internal.h"
 
-static FTLS_NODISCARD ftls_code ca_wrap(X509 *cert, EVP_PKEY *key,
-                                        ftls_ca **out, ftls_error *err)
+int64_t ftls__asn1_time_epoch(const ASN1_TIME *t, int64_t unreadable)
+{
+    struct tm tm;
+    if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+        return unreadable;
+    return ftls__days_from_civil(tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
+                                 (unsigned)tm.tm_mday) *
+               86400 +
+           tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+}
+
+ftls_code ftls__ca_wrap(X509 *cert, EVP_PKEY *key, ftls_ca **out,
+                        ftls_error *err)
 {
     const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(cert);
     ftls_ca *ca = ftls__calloc(1, sizeof(*ca));
@@ -29,6 +42,8 @@ static FTLS_NODISCARD ftls_code ca_wrap(X509 *cert, EVP_PKEY *key,
     pthread_mutex_init(&ca->sign_lock, NULL);
     ca->cert = cert;
     ca->key = key;
+    ca->not_before = ftls__asn1_time_epoch(X509_get0_notBefore(cert), 0);
+    ca->not_after = ftls__asn1_time_epoch(X509_get0_notAfter(cert), INT64_MAX);
     if (ski != NULL && (size_t)ASN1_STRING_length(ski) <= sizeof(ca->ski)) {
         ca->ski_len = (size_t)ASN1_STRING_length(ski);
         memcpy(ca->ski, ASN1_STRING_get0_data(ski), ca->ski_len);
@@ -125,106 +140,10 @@ ftls_code ftls_ca_generate(const ftls_ca_options *o, ftls_ca **out,
                          "certificate (%s failed)",
                          step);
     }
-    ftls_code rc = ca_wrap(x, key, out, err);
+    ftls_code rc = ftls__ca_wrap(x, key, out, err);
     if (rc != FTLS_OK) {
         X509_free(x);
         EVP_PKEY_free(key);
     }
-    return rc;
-}
-
-ftls_code ftls_ca_load(const char *cert_path, const char *key_path,
-                       ftls_ca **out, ftls_error *err)
-{
-    FTLS_GUARD_ARG(out != NULL, err, "out is NULL");
-    *out = NULL;
-    FTLS_GUARD_ARG(cert_path && key_path, err, "cert_path or key_path is NULL");
-    struct ftls__buf cb = {0}, kb = {0};
-    X509 *x = NULL;
-    EVP_PKEY *key = NULL;
-    ftls_code rc = ftls__file_read(AT_FDCWD, cert_path, 1 << 20, &cb, err);
-    if (rc == FTLS_OK)
-        rc = ftls__file_read(AT_FDCWD, key_path, 1 << 20, &kb, err);
-    if (rc != FTLS_OK)
-        goto done;
-    BIO *b = BIO_new_mem_buf(cb.data, (int)cb.len);
-    x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-    BIO_free(b);
-    b = BIO_new_mem_buf(kb.data, (int)kb.len);
-    key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
-    BIO_free(b);
-    if (x == NULL || key == NULL) {
-        rc = ftls__err(err, FTLS_E_PARSE, "ca: cannot parse %s",
-                       x ? key_path : cert_path);
-    } else if (X509_check_ca(x) != 1 ||
-               !(X509_get_extension_flags(x) & EXFLAG_CA)) {
-        rc = ftls__err(err, FTLS_E_KEY_POLICY,
-                       "ca: %s is not a CA "
-                       "(basicConstraints CA:TRUE missing)",
-                       cert_path);
-    } else if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) &&
-               !(X509_get_key_usage(x) & KU_KEY_CERT_SIGN)) {
-        rc = ftls__err(err, FTLS_E_KEY_POLICY,
-                       "ca: %s does not allow "
-                       "keyCertSign",
-                       cert_path);
-    } else if (X509_get0_subject_key_id(x) == NULL) {
-        rc = ftls__err(err, FTLS_E_KEY_POLICY,
-                       "ca: %s has no subject key "
-                       "identifier (leaves need it for their AKI)",
-                       cert_path);
-    } else if (X509_check_private_key(x, key) != 1) {
-        rc = ftls__err(err, FTLS_E_KEY_MISMATCH, "ca: %s does not match %s",
-                       key_path, cert_path);
-    } else if ((rc = ca_wrap(x, key, out, err)) == FTLS_OK) {
-        x = NULL;
-        key = NULL;
-    }
-done:
-    X509_free(x);
-    EVP_PKEY_free(key);
-    ftls__buf_free(&cb, 0);
-    ftls__buf_free(&kb, 1);
-    return rc;
-}
-
-static char *pem_of(int key, const ftls_ca *ca, size_t *len)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    int ok = b && (key ? PEM_write_bio_PrivateKey(b, ca->key, NULL, NULL, 0,
-                                                  NULL, NULL)
-                       : PEM_write_bio_X509(b, ca->cert));
-    char *data = NULL, *copy = NULL;
-    long l = ok ? BIO_get_mem_data(b, &data) : -1;
-    if (l > 0 && (copy = ftls__malloc((size_t)l)) != NULL) {
-        memcpy(copy, data, (size_t)l);
-        *len = (size_t)l;
-    }
-    if (l > 0 && key)
-        OPENSSL_cleanse(data, (size_t)l);
-    BIO_free(b);
-    return copy;
-}
-
-ftls_code ftls_ca_export(const ftls_ca *ca, const char *cert_path,
-                         const char *key_path, ftls_error *err)
-{
-    FTLS_GUARD_ARG(ca && cert_path && key_path, err, "ca or paths are NULL");
-    size_t cl = 0, kl = 0;
-    char *cert = pem_of(0, ca, &cl), *key = pem_of(1, ca, &kl);
-    ftls_code rc = (cert && key) ? FTLS_OK
-                                 : ftls__err(err, FTLS_E_NOMEM,
-                                             "ca: cannot "
-                                             "encode");
-    /* The key first: a crash between the two leaves no orphan public cert
-     * that looks usable. */
-    if (rc == FTLS_OK)
-        rc = ftls__file_write_atomic(key_path, key, kl, 0600, 1, err);
-    if (rc == FTLS_OK && (rc = ftls__file_write_atomic(
-                              cert_path, cert, cl, 0644, 1, err)) != FTLS_OK)
-        unlink(key_path); /* keep the pair together */
-    ftls__free(cert);
-    if (key)
-        ftls__free_secret(key, kl);
     return rc;
 }

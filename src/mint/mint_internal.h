@@ -24,6 +24,7 @@ struct ftls_ca {
     pthread_mutex_t sign_lock;
     unsigned char ski[64];
     size_t ski_len;
+    int64_t not_before, not_after; /* the CA's validity; leaves stay inside */
 };
 
 struct ftls_leaf {
@@ -45,6 +46,13 @@ EVP_PKEY *ftls__mint_key_new(X509 *x);
 int ftls__mint_set_serial(X509 *x);
 /* Fill OpenSSL's extension cache once before the leaf is shared. */
 void ftls__leaf_warm(ftls_leaf *leaf);
+/* Wrap a checked certificate and key as a CA (mint_ca.c); takes both on
+ * success. */
+FTLS_NODISCARD ftls_code ftls__ca_wrap(X509 *cert, EVP_PKEY *key, ftls_ca **out,
+                                       ftls_error *err);
+/* Seconds since the epoch of an ASN1_TIME; `unreadable` when it cannot be
+ * read. */
+int64_t ftls__asn1_time_epoch(const ASN1_TIME *t, int64_t unreadable);
 /* Mint for an already normalized name. */
 FTLS_NODISCARD ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
                                     const ftls_mint_options *o, int64_t now,

@@ -201,6 +201,10 @@ ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
                          "subject key identifier");
     if (now == 0)
         now = (int64_t)time(NULL);
+    if (now >= ca->not_after)
+        return ftls__err(err, FTLS_E_EXPIRED,
+                         "mint: the CA has expired; no leaf it signs would "
+                         "verify");
     ftls_leaf *leaf = ftls__calloc(1, sizeof(*leaf));
     if (leaf == NULL)
         return ftls__err(err, FTLS_E_NOMEM, "mint: out of memory");
@@ -208,7 +212,8 @@ ftls_code ftls__mint(ftls_ca *ca, const char *name, int is_ip,
     atomic_init(&leaf->warm, 0);
     pthread_mutex_init(&leaf->warm_lock, NULL);
     leaf->not_before = now - back;
-    leaf->not_after = now + life;
+    /* A leaf never outlives its CA. */
+    leaf->not_after = now + life < ca->not_after ? now + life : ca->not_after;
     ftls_code rc =
         build(ca, name, is_ip, leaf->not_before, leaf->not_after, leaf, err);
     if (rc == FTLS_OK && (leaf->chain = sk_X509_new_null()) == NULL)

@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 
 #include "source/identity_internal.h"
+#include "base/secret.h"
 #include "base/pem.h"
 
 static const char *const g_key_labels[] = {
@@ -27,19 +28,6 @@ static int label_in(const struct ftls__pem_block *b, const char *const *set,
         if (ftls__pem_label_is(b, set[i]))
             return 1;
     return 0;
-}
-
-static int pass_cb(char *buf, int size, int rwflag, void *u)
-{
-    (void)rwflag;
-    const char *pass = u;
-    if (pass == NULL)
-        return -1; /* no passphrase configured: fail, never prompt */
-    size_t n = strlen(pass);
-    if (n > (size_t)size)
-        return -1;
-    memcpy(buf, pass, n);
-    return (int)n;
 }
 
 static ftls_identity *identity_new(void)
@@ -105,7 +93,7 @@ static FTLS_NODISCARD ftls_code take_key_block(struct pem_state *st,
                          where, b->line);
     const char *begin = b->label - strlen("-----BEGIN ");
     BIO *bio = BIO_new_mem_buf(begin, (int)(end - begin));
-    st->key = bio ? PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb,
+    st->key = bio ? PEM_read_bio_PrivateKey_ex(bio, NULL, ftls__pem_pass_cb,
                                                (void *)st->pass, NULL, NULL)
                   : NULL;
     BIO_free(bio);

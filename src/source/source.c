@@ -15,43 +15,13 @@
 
 #include <openssl/evp.h>
 
+#include "base/secret.h"
 #include "base/fork.h"
 #include "source/identity_internal.h"
 #include "source/source_internal.h"
 #include "source/source_read.h"
 
 /* ---- reading --------------------------------------------------------------- */
-
-/* Passphrase from a file or the environment; empty when none configured.
- * The copy is NUL-terminated and wiped whole by ftls__buf_free(.., 1),
- * whatever bytes it holds. */
-static FTLS_NODISCARD ftls_code get_pass(const ftls_source *s,
-                                         struct ftls__buf *out, ftls_error *err)
-{
-    out->data = NULL;
-    out->len = 0;
-    if (s->pass_file != NULL) {
-        ftls_code rc = ftls__file_read(AT_FDCWD, s->pass_file, 4096, out, err);
-        if (rc != FTLS_OK)
-            return rc;
-        size_t n = out->len; /* strip the line end, wipe keeps the size */
-        while (n > 0 && (out->data[n - 1] == '\n' || out->data[n - 1] == '\r'))
-            out->data[--n] = '\0';
-        return FTLS_OK;
-    }
-    if (s->pass_env != NULL) {
-        const char *v = getenv(s->pass_env);
-        if (v == NULL)
-            return ftls__err(err, FTLS_E_NOT_FOUND,
-                             "passphrase variable %s is "
-                             "not set",
-                             s->pass_env);
-        if ((out->data = (unsigned char *)ftls__strdup(v)) == NULL)
-            return ftls__err(err, FTLS_E_NOMEM, "source: out of memory");
-        out->len = strlen(v);
-    }
-    return FTLS_OK;
-}
 
 /* The names a generation's two parts are reported under ("what failed"). */
 struct names {
@@ -188,7 +158,8 @@ static FTLS_NODISCARD ftls_code build_identity(ftls_source *s,
                                                ftls_error *err)
 {
     struct ftls__buf pw;
-    ftls_code rc = get_pass(s, &pw, err);
+    ftls_code rc =
+        ftls__passphrase_get(s->pass_file, s->pass_env, "source", &pw, err);
     if (rc != FTLS_OK)
         return rc;
     const char *pass = (const char *)pw.data;
