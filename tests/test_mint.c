@@ -40,7 +40,8 @@ static void test_name_rules(void)
     memset(l64, 'a', 64), l64[64] = '\0';
     snprintf(n254, sizeof(n254), "%s.%s.%s.%s", l63, l63, l63, l63); /* 255 */
     expect_name("Shop.Example.COM", 0, FTLS_OK, "shop.example.com", NULL);
-    expect_name("shop.example.com.", 0, FTLS_OK, "shop.example.com", NULL);
+    /* The root dot is kept: the leaf then names both forms. */
+    expect_name("Shop.Example.com.", 0, FTLS_OK, "shop.example.com.", NULL);
     expect_name("xn--bcher-kva.example", 0, FTLS_OK, "xn--bcher-kva.example",
                 NULL);
     expect_name("a-b.c1.example", 0, FTLS_OK, NULL, NULL);
@@ -62,6 +63,22 @@ static void test_name_rules(void)
     expect_name("a b.example", 0, FTLS_E_NAME_REJECTED, NULL, "not allowed");
     expect_name("*.example.com", 0, FTLS_E_NAME_REJECTED, NULL, "wildcards");
     expect_name("10.0.0.1", 1, FTLS_OK, "10.0.0.1", NULL);
+    /* Every form inet_aton reads as IPv4 is an IP literal, canonicalized. */
+    static const char *const v4[][2] = {
+        {"127.1", "127.0.0.1"},         {"2130706433", "127.0.0.1"},
+        {"0x7f.1", "127.0.0.1"},        {"0X7F.0.0.1", "127.0.0.1"},
+        {"010.000.000.001", "8.0.0.1"}, {"1.2.3", "1.2.0.3"},
+        {"127.0.0.1.", "127.0.0.1"},
+    };
+    for (size_t i = 0; i < FTLS_ARRAY_LEN(v4); i++) {
+        expect_name(v4[i][0], 0, FTLS_E_NAME_REJECTED, NULL, "IP literal");
+        expect_name(v4[i][0], 1, FTLS_OK, v4[i][1], NULL);
+    }
+    /* A numeric last label is an IPv4 number to URL parsers. */
+    expect_name("host.123", 0, FTLS_E_NAME_REJECTED, NULL, "last label");
+    expect_name("1.2.3.4.5", 1, FTLS_E_NAME_REJECTED, NULL, "last label");
+    expect_name("deadbeef", 0, FTLS_OK, "deadbeef", NULL);
+    expect_name("1.2.3.4 x", 1, FTLS_E_NAME_REJECTED, NULL, "not allowed");
     expect_name("[2001:DB8::1]", 1, FTLS_OK, "2001:db8::1", NULL);
     char out[256];
     CHECK_EQ_INT(
@@ -100,7 +117,10 @@ static void test_leaf_properties(void)
     REQUIRE(ftls_leaf_mint(g_ca, "Shop.Example.com.", NULL, now, &l, NULL) ==
             FTLS_OK);
     X509 *x = ftls_leaf_get0_cert(l);
+    /* Asked with the root dot: both forms verify, as verifiers differ on
+     * whether they drop it. */
     CHECK_EQ_INT(verify_strict(x, "shop.example.com", NULL), 1);
+    CHECK_EQ_INT(verify_strict(x, "shop.example.com.", NULL), 1);
     CHECK(verify_strict(x, "other.example.com", NULL) != 1);
     /* AKI keyid equals the CA's actual SKI. */
     const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(x);

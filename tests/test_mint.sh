@@ -38,6 +38,14 @@ done
 "$bin" mint 127.0.0.1 --allow-ip --ca "$tmp/ca" > "$tmp/ip.pem" && \
   openssl verify -x509_strict -verify_ip 127.0.0.1 -CAfile "$tmp/ca/ca.crt" "$tmp/ip.pem" >/dev/null 2>&1 \
   && ok "mint --allow-ip gives a verifiable IP SAN" || bad "IP SAN"
+for name in 127.1 2130706433 0x7f.1 010.0.0.1 1.2.3; do
+  out=$("$bin" mint --ca "$tmp/ca" -- "$name" 2>&1); rc=$?
+  [ $rc -eq 1 ] && grep -q 'IP literal' <<<"$out" && ok "mint treats '$name' as an IP literal" \
+    || bad "mint '$name': exit $rc: $out"
+done
+"$bin" mint 0x7f.1 --allow-ip --ca "$tmp/ca" > "$tmp/ip2.pem" && \
+  openssl x509 -in "$tmp/ip2.pem" -noout -ext subjectAltName | grep -q 'IP Address:127.0.0.1' \
+  && ok "mint 0x7f.1 --allow-ip gives IP SAN 127.0.0.1" || bad "0x7f.1 IP SAN"
 "$bin" mint a.example --days 181 --ca "$tmp/ca" >/dev/null 2>&1; [ $? -eq 2 ] \
   && ok "mint --days over 180 is a usage error" || bad "--days 181"
 

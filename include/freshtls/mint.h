@@ -163,11 +163,15 @@ typedef struct ftls_mint_options {
 } ftls_mint_options;
 
 /**
- * @brief Normalize and check a host name: lowercase, no trailing dot;
- *        rejects the empty name, IP literals (unless @p allow_ip; then
- *        *is_ip is set and @p out holds the canonical address), names over
- *        253 characters, empty labels or labels over 63, hyphens at either
- *        end of a label, characters outside [a-z0-9.-], and wildcards.
+ * @brief Normalize and check a host name: lowercase; a trailing root dot
+ *        is kept (the leaf then names both forms). Rejects the empty name,
+ *        IP literals (unless @p allow_ip; then *is_ip is set and @p out
+ *        holds the canonical address), names over 253 characters (the dot
+ *        included), empty labels or labels over 63, hyphens at either end
+ *        of a label, characters outside [a-z0-9.-], wildcards, and a
+ *        numeric last label. An IP literal is IPv6 (bracketed or not) or
+ *        any form inet_aton() reads as IPv4: 127.1, 2130706433, 0x7f.1,
+ *        010.0.0.1 (octal: 8.0.0.1), 1.2.3.
  * @param out at least 254 bytes.
  * @return FTLS_OK or FTLS_E_NAME_REJECTED with the reason.
  * @since 0.1.0

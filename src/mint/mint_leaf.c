@@ -57,28 +57,41 @@ static int add_der_ext(X509 *x, int nid, int critical, const unsigned char *der,
 }
 
 /* subjectAltName: SEQUENCE { [2] dNSName } or { [7] iPAddress }. */
+/* One GeneralName (context tag `tag`) at `out`; returns its length. */
+static size_t put_general_name(unsigned char *out, unsigned char tag,
+                               const void *value, size_t len)
+{
+    size_t n = 0;
+    out[n++] = tag;
+    n += der_len(out + n, len);
+    memcpy(out + n, value, len);
+    return n + len;
+}
+
+/* subjectAltName: the IP address, or the DNS name. A name with the root
+ * dot ("example.com.", as some clients send in SNI) carries both forms:
+ * OpenSSL-based verifiers match the reference name as written, others
+ * drop the dot first. */
 static int add_san(X509 *x, const char *name, int is_ip, int critical)
 {
-    unsigned char value[16], der[300];
-    size_t vlen, n = 0;
+    unsigned char value[16], body[2 * (FTLS_NAME_MAX + 4)],
+        der[sizeof(body) + 4];
+    size_t bl = 0, len = strlen(name);
     if (is_ip) {
         int v6 = strchr(name, ':') != NULL;
         if (inet_pton(v6 ? AF_INET6 : AF_INET, name, value) != 1)
             return 0;
-        vlen = v6 ? 16 : 4;
+        bl = put_general_name(body, 0x87, value, v6 ? 16 : 4);
     } else {
-        vlen = strlen(name);
+        bl = put_general_name(body, 0x82, name, len);
+        if (len > 1 && name[len - 1] == '.')
+            bl += put_general_name(body + bl, 0x82, name, len - 1);
     }
-    unsigned char inner[3];
-    size_t il = der_len(inner, vlen);
+    size_t n = 0;
     der[n++] = 0x30;
-    n += der_len(der + n, 1 + il + vlen);
-    der[n++] = is_ip ? 0x87 : 0x82;
-    memcpy(der + n, inner, il);
-    n += il;
-    memcpy(der + n, is_ip ? (const void *)value : (const void *)name, vlen);
-    n += vlen;
-    return add_der_ext(x, NID_subject_alt_name, critical, der, n);
+    n += der_len(der + n, bl);
+    memcpy(der + n, body, bl);
+    return add_der_ext(x, NID_subject_alt_name, critical, der, n + bl);
 }
 
 static int add_fixed_exts(X509 *x, const ftls_ca *ca)
@@ -140,14 +153,15 @@ static int sign(X509 *x, ftls_ca *ca)
 }
 
 /* Subject CN=name (a name over the CN upper bound leaves it empty). */
-static int set_subject(X509 *x, const char *name)
+/* CN = the name without the root dot (`len` characters). */
+static int set_subject(X509 *x, const char *name, size_t len)
 {
     X509_NAME *n = X509_NAME_new();
-    int ok =
-        n != NULL &&
-        X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_ASC,
-                                   (const unsigned char *)name, -1, -1, 0) &&
-        X509_set_subject_name(x, n);
+    int ok = n != NULL &&
+             X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_ASC,
+                                        (const unsigned char *)name, (int)len,
+                                        -1, 0) &&
+             X509_set_subject_name(x, n);
     X509_NAME_free(n);
     return ok;
 }
@@ -157,8 +171,11 @@ static FTLS_NODISCARD ftls_code build(ftls_ca *ca, const char *name, int is_ip,
                                       ftls_error *err)
 {
     X509 *x = X509_new();
+    size_t cn_len = strlen(name);
+    if (!is_ip && cn_len > 1 && name[cn_len - 1] == '.')
+        cn_len--;
     /* Over RFC 5280's CN bound: an empty subject and a critical SAN. */
-    int empty_subject = strlen(name) > 64;
+    int empty_subject = cn_len > 64;
     const char *step = "allocate";
     int ok = x != NULL &&
              (step = "key", (leaf->key = ftls__mint_key_new(x)) != NULL) &&
@@ -169,7 +186,7 @@ static FTLS_NODISCARD ftls_code build(ftls_ca *ca, const char *name, int is_ip,
                   ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na)) &&
              (step = "names",
               X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) &&
-                  (empty_subject || set_subject(x, name))) &&
+                  (empty_subject || set_subject(x, name, cn_len))) &&
              (step = "extensions", add_san(x, name, is_ip, empty_subject) &&
                                        add_fixed_exts(x, ca)) &&
              (step = "signature", sign(x, ca));

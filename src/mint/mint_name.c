@@ -18,7 +18,26 @@ static int is_ip_literal(const char *s, char *canon, size_t n)
         return inet_ntop(AF_INET, buf, canon, (socklen_t)n) != NULL ? 4 : -1;
     if (inet_pton(AF_INET6, s, buf) == 1)
         return inet_ntop(AF_INET6, buf, canon, (socklen_t)n) != NULL ? 6 : -1;
+    /* Every other form inet_aton() (and so curl, browsers and most resolver
+     * libraries) reads as an IPv4 address: 127.1, 2130706433, 0x7f.1,
+     * 010.0.0.1 (octal), 1.2.3. Only digits, hex letters, 'x' and dots are
+     * passed to it: glibc's inet_aton also accepts trailing text after a
+     * space. */
+    if (s[strspn(s, "0123456789abcdefx.")] == '\0') {
+        struct in_addr a;
+        if (inet_aton(s, &a) == 1)
+            return inet_ntop(AF_INET, &a, canon, (socklen_t)n) != NULL ? 4 : -1;
+    }
     return 0;
+}
+
+/* A last label of digits only is read as an IPv4 number by URL parsers
+ * (WHATWG "ends in a number"), so it cannot name a host. */
+static int last_label_numeric(const char *name)
+{
+    const char *last = strrchr(name, '.');
+    last = last ? last + 1 : name;
+    return *last != '\0' && last[strspn(last, "0123456789")] == '\0';
 }
 
 static FTLS_NODISCARD ftls_code check_labels(const char *name, ftls_error *err)
@@ -64,15 +83,14 @@ ftls_code ftls_leaf_normalize_name(const char *in, int allow_ip, char *out,
                    "name or output buffer missing or too small");
     out[0] = '\0';
     size_t len = strlen(in);
-    if (len > 0 && in[len - 1] == '.')
-        len--; /* the root label */
+    int root_dot = len > 0 && in[len - 1] == '.';
+    if (root_dot)
+        len--; /* the root label: kept on DNS names, checked without */
     if (len == 0)
         return ftls__err(err, FTLS_E_NAME_REJECTED, "empty name");
-    if (len > FTLS_NAME_MAX)
+    if (len + (size_t)root_dot > FTLS_NAME_MAX)
         return ftls__err(err, FTLS_E_NAME_REJECTED,
-                         "name longer than %d "
-                         "characters",
-                         FTLS_NAME_MAX);
+                         "name longer than %d characters", FTLS_NAME_MAX);
     char buf[FTLS_NAME_MAX + 1];
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
@@ -84,8 +102,8 @@ ftls_code ftls_leaf_normalize_name(const char *in, int allow_ip, char *out,
         if (!allow_ip) {
             out[0] = '\0';
             return ftls__err(err, FTLS_E_NAME_REJECTED,
-                             "name '%s' is an IP "
-                             "literal; IP SANs are not enabled",
+                             "name '%s' is an IP literal; IP SANs are not "
+                             "enabled",
                              buf);
         }
         if (ip < 0)
@@ -95,7 +113,14 @@ ftls_code ftls_leaf_normalize_name(const char *in, int allow_ip, char *out,
         return FTLS_OK;
     }
     ftls_code rc = check_labels(buf, err);
-    if (rc == FTLS_OK)
-        memcpy(out, buf, len + 1);
+    if (rc == FTLS_OK && last_label_numeric(buf))
+        rc = ftls__err(err, FTLS_E_NAME_REJECTED,
+                       "name '%s': the last label is numeric, which URL "
+                       "parsers read as an IPv4 address",
+                       buf);
+    if (rc == FTLS_OK) {
+        memcpy(out, buf, len);
+        memcpy(out + len, root_dot ? "." : "", 1 + (size_t)root_dot);
+    }
     return rc;
 }
