@@ -47,6 +47,10 @@ struct cli_ca_files {
     "write; --insecure-ca-perms skips these checks.\n"
 ftls_ca_file_options cli_ca_file_options(const struct cli_ca_files *f);
 
+/* `s` as a JSON string (quoted; ", \ and control bytes escaped; bytes
+ * over 0x7f as \u00XX, so the output is ASCII). NULL prints null. */
+void cli_json_string(FILE *out, const char *s);
+
 int cmd_version(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_roots(int argc, char **argv);

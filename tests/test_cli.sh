@@ -97,6 +97,22 @@ if [ $wrc -eq 0 ] && grep -q 'loaded .*gen=1 .*gen1.example' "$tmp/watch.out" &&
 else
   echo "FAIL freshtls watch (exit $wrc)"; sed 's/^/    /' "$tmp/watch.out"; fail=$((fail+1))
 fi
+# watch --json --poll: JSON lines, no 'degraded' for configured polling,
+# SIGHUP reloads (logged; the process lives on), SIGTERM exits 0.
+expect 2 'debounce takes a number' watch --dir "$w" --debounce abc
+"$bin" watch --dir "$w" --json --poll 50 > "$tmp/wj.out" 2> "$tmp/wj.err" & wpid=$!
+for _ in $(seq 100); do grep -q '"loaded"' "$tmp/wj.out" && break; sleep 0.05; done
+kill -HUP $wpid
+for _ in $(seq 100); do grep -q '"unchanged"' "$tmp/wj.out" && break; sleep 0.05; done
+alive=0; kill -0 $wpid 2>/dev/null && alive=1
+kill -TERM $wpid; wait $wpid; wrc=$?
+if [ $alive = 1 ] && [ $wrc -eq 0 ] && grep -q 'SIGHUP: reloading' "$tmp/wj.err" &&
+   ! grep -q degraded "$tmp/wj.out" &&
+   python3 -c 'import json,sys; ev=[json.loads(l)["event"] for l in open(sys.argv[1])]; sys.exit(ev[:2] != ["loaded","unchanged"])' "$tmp/wj.out"; then
+  echo "ok   watch --json --poll: JSON lines, SIGHUP reloads, no degraded event"; pass=$((pass+1))
+else
+  echo "FAIL watch --json (alive $alive, exit $wrc)"; sed 's/^/    /' "$tmp/wj.out" "$tmp/wj.err"; fail=$((fail+1))
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

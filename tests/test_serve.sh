@@ -104,6 +104,9 @@ start --dir "$secret" --client-ca "$tmp/client-cas.pem"
 req() { curl -s --noproxy '*' --cacert "$tmp/CA.crt" --cert "$1/tls.crt" --key "$1/tls.key" "https://127.0.0.1:$port/"; }
 req "$tmp/c1" | grep -q 'client certificate: subject=/CN=client-one' && ok "mTLS: client-one accepted" || bad "mTLS: client-one refused"
 req "$tmp/c2" | grep -q served && bad "mTLS: client-two accepted before rotation" || ok "mTLS: client-two refused"
+for _ in $(seq 100); do grep -q 'client certificate rejected' "$tmp/serve.err" && break; sleep 0.05; done
+grep -q 'handshake with 127.0.0.1:[0-9]* failed: client certificate rejected' "$tmp/serve.err" \
+  && ok "mTLS: the rejected client is logged" || bad "mTLS rejection not logged: $(cat "$tmp/serve.err")"
 curl -s --noproxy '*' --cacert "$tmp/CA.crt" "https://127.0.0.1:$port/" | grep -q served \
   && bad "mTLS: no client certificate accepted" || ok "mTLS: no client certificate refused"
 cp "$tmp/ClientCA2.crt" "$tmp/client-cas.pem.new" && mv "$tmp/client-cas.pem.new" "$tmp/client-cas.pem"

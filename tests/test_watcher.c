@@ -260,6 +260,11 @@ static void test_forced_polling_sees_same_size_rewrite(void)
     put(f.dir, "tls.crt", g_m[5].crt, g_m[5].ncrt);
     struct want w = {f.s, 5};
     CHECK(tu_wait_until(has_gen, &w, 10));
+    /* Polling by configuration is not a degradation: no such event. */
+    CHECK_EQ_INT(atomic_load(&f.c.degraded), 0);
+    ftls_source_status st;
+    REQUIRE(ftls_source_get_status(f.s, &st) == FTLS_OK);
+    CHECK_EQ_INT(st.watching, 2);
     stop(&f);
 }
 

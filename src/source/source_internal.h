@@ -127,7 +127,8 @@ void ftls__watch_spec_free(struct ftls__watch_spec *spec);
 /* SHA-256 over stat data and contents of the source's files (polling). */
 void ftls__source_fingerprint(const ftls_source *src, unsigned char out[32]);
 /* Report a change in how the source is watched (0 none, 1 inotify,
- * 2 polling); emits FTLS_EVENT_DEGRADED when it becomes polling. */
+ * 2 polling); emits FTLS_EVENT_DEGRADED when it falls back to polling
+ * (why != FTLS_OK), not when polling was configured (why == FTLS_OK). */
 void ftls__source_set_watching(ftls_source *src, int mode, ftls_code why,
                                const char *message);
 

@@ -166,7 +166,7 @@ void ftls__source_set_watching(ftls_source *s, int mode, ftls_code why,
     int before = s->status.watching;
     s->status.watching = mode;
     ftls__unlock(&s->status_lock);
-    if (mode == 2 && before != 2) {
+    if (mode == 2 && before != 2 && why != FTLS_OK) {
         struct ftls__pending_event pe = {FTLS_EVENT_DEGRADED, why, ""};
         ftls__str_message(pe.message, sizeof(pe.message),
                           "watching degraded "

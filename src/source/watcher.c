@@ -197,15 +197,18 @@ static void go_polling(ftls_watcher *w, struct wsrc *ws, int e)
     ws->next_poll = now_ms() + w->poll_ms;
     ftls__source_fingerprint(ws->src, ws->fp);
     char ebuf[128];
-    const char *msg = w->force_polling ? "polling forced by configuration"
-                                       : ftls__strerror(e, ebuf, sizeof(ebuf));
-    ftls__source_set_watching(ws->src, 2, ftls__code_from_errno(e), msg);
+    if (w->force_polling) /* configured, not a degradation: no event */
+        ftls__source_set_watching(ws->src, 2, FTLS_OK,
+                                  "polling, as configured");
+    else
+        ftls__source_set_watching(ws->src, 2, ftls__code_from_errno(e),
+                                  ftls__strerror(e, ebuf, sizeof(ebuf)));
 }
 
 static void arm_or_degrade(ftls_watcher *w, struct wsrc *ws)
 {
     if (w->ifd < 0) {
-        go_polling(w, ws, w->force_polling ? EPERM : ENOSYS);
+        go_polling(w, ws, ENOSYS);
         return;
     }
     int e = arm(w, ws);
