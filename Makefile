@@ -53,7 +53,9 @@ $(BUILD)/CMakeCache.txt: | deps
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+# Only the library and the tool: the demo needs nothing else.
+run: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target freshtls_cli
 	$(BUILD)/cli/freshtls version
 	$(BUILD)/cli/freshtls demo
 
@@ -123,8 +125,14 @@ fuzz: deps
 	  [ $$rc = 0 ] || { echo "$$t failed (exit $$rc): see $(BUILD)-fuzz/fuzz-$$t.log"; exit 1; }; \
 	done
 
+# The tool runs from any prefix (relative run path). For the system
+# library directories, refresh the loader's cache so other programs find
+# libfreshtls too.
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+	@case "$(PREFIX)" in /usr|/usr/local) \
+	  if [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then ldconfig; \
+	  else echo "note: run ldconfig as root so other programs find libfreshtls"; fi ;; esac
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz $(BUILD)-nodep

@@ -9,6 +9,13 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 cmake --install "$build" --prefix "$stage/prefix" >/dev/null
 
+# The installed tool runs as it is: no LD_LIBRARY_PATH, no ldconfig.
+if [ -x "$stage/prefix/bin/freshtls" ]; then
+  env -u LD_LIBRARY_PATH "$stage/prefix/bin/freshtls" version >/dev/null ||
+    { echo "FAIL the installed freshtls does not start"; exit 1; }
+  echo "installed tool runs: $stage/prefix/bin/freshtls version"
+fi
+
 # The man page is installed where man(1) finds it for this prefix.
 if [ -f "$build/cli/freshtls" ] || [ -d "$build/cli" ]; then
   page="$stage/prefix/share/man/man1/freshtls.1"
