@@ -13,7 +13,7 @@ const struct cli_command cli_cmd_roots = {
     "roots",
     "inspect, check and export trust anchors",
     "usage: freshtls roots list   [--source SRC] [--json]\n"
-    "       freshtls roots export [--source SRC] [--all] -o FILE\n"
+    "       freshtls roots export [--source SRC] [--all] -o FILE|-\n"
     "       freshtls roots check  [--source SRC]\n\n"
     "SRC is system (default), fallback (the embedded Mozilla bundle), auto\n"
     "(fallback only when the system has no roots) or both (union).\n\n"
@@ -21,7 +21,8 @@ const struct cli_command cli_cmd_roots = {
     "        label or subject. Dates are YYYY-MM-DD (UTC).\n"
     "export  write a PEM bundle atomically, each root preceded by comments\n"
     "        (label, SHA-256, distrust-after). Roots distrusted more than 398\n"
-    "        days ago are left out unless --all is given.\n"
+    "        days ago are left out unless --all is given. -o - writes to\n"
+    "        standard output.\n"
     "check   print the sources found, counts, duplicates dropped, problems\n"
     "        and load time; exit 1 when no root can be loaded.\n\n"
     "The system store honours SSL_CERT_FILE and SSL_CERT_DIR.\n",
@@ -159,6 +160,28 @@ static const struct cli_opt g_export_opts[] = {
     CLI_STR("--out", "-o", struct roots_args, out), CLI_END};
 static const struct cli_opt g_check_opts[] = {ORIGIN_OPT, CLI_END};
 
+/* -o FILE (atomically), or -o - (standard output; the count on stderr). */
+static int export_roots(const ftls_roots *roots, const char *out, int all,
+                        ftls_error *err)
+{
+    size_t n = 0;
+    unsigned flags = all ? FTLS_EXPORT_KEEP_ALL_DISTRUSTED : 0;
+    int to_stdout = strcmp(out, "-") == 0;
+    BIO *b = to_stdout ? BIO_new_fp(stdout, BIO_NOCLOSE) : NULL;
+    ftls_code rc =
+        to_stdout ? (b ? ftls_roots_export_pem_bio(roots, b, flags, 0, &n, err)
+                       : FTLS_E_NOMEM)
+                  : ftls_roots_export_pem(roots, out, flags, 0, &n, err);
+    BIO_free(b);
+    if (rc != FTLS_OK) {
+        cli_report("export failed", err);
+        return CLI_FAIL;
+    }
+    fprintf(to_stdout ? stderr : stdout, "wrote %zu roots to %s\n", n,
+            to_stdout ? "standard output" : out);
+    return CLI_OK;
+}
+
 int cmd_roots(int argc, char **argv)
 {
     if (argc < 2)
@@ -196,15 +219,7 @@ int cmd_roots(int argc, char **argv)
     } else if (!strcmp(action, "check")) {
         rc = check_roots(roots);
     } else {
-        size_t n = 0;
-        if (ftls_roots_export_pem(roots, out,
-                                  all ? FTLS_EXPORT_KEEP_ALL_DISTRUSTED : 0, 0,
-                                  &n, err) != FTLS_OK) {
-            cli_report("export failed", err);
-            goto done;
-        }
-        printf("wrote %zu roots to %s\n", n, out);
-        rc = CLI_OK;
+        rc = export_roots(roots, out, all, err);
     }
 done:
     ftls_roots_free(roots);

@@ -42,6 +42,16 @@ expect 0 '2026-04-15 +embedded:mozilla +Izenpe\.com' roots list --source fallbac
 expect 0 'roots: +121' roots check --source fallback
 expect 0 'wrote 119 roots' roots export --source fallback -o "$tmp/b.pem"
 expect 0 'wrote 121 roots' roots export --source fallback --all -o "$tmp/all.pem"
+# -o - is standard output, never a file named '-'.
+abs_bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+(cd "$tmp" && "$abs_bin" roots export --source fallback -o - > "$tmp/stdout.pem" 2> "$tmp/stdout.err")
+if cmp -s <(grep -v '^# Root certificates exported' "$tmp/stdout.pem") \
+          <(grep -v '^# Root certificates exported' "$tmp/b.pem") &&
+   [ ! -e "$tmp/-" ] && grep -q 'wrote 119 roots to standard output' "$tmp/stdout.err"; then
+  echo "ok   roots export -o - writes the bundle to stdout"; pass=$((pass+1))
+else
+  echo "FAIL roots export -o -"; fail=$((fail+1))
+fi
 expect 1 'No such file' roots export --source fallback -o "$tmp/nodir/b.pem"
 if [ -e "$tmp/nodir" ]; then echo "FAIL export left a directory"; fail=$((fail+1)); fi
 out=$("$bin" roots list --source fallback --json)

@@ -298,6 +298,22 @@ ftls_roots_export_pem(const ftls_roots *roots, const char *path, unsigned flags,
                       int64_t now, size_t *written, ftls_error *err);
 
 /**
+ * @brief The same bundle as ftls_roots_export_pem(), written to a BIO the
+ *        caller owns (a memory BIO, or stdout through BIO_new_fp()).
+ * @param out not freed; flushed at the end.
+ * @param now 0 for the current time.
+ * @param[out] written optional; receives the number of roots written.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL roots or out); FTLS_E_IO
+ *         (the BIO refused a write: part of the bundle may have been
+ *         written).
+ * @par Thread-safety: safe from any thread; the BIO is the caller's.
+ * @since 0.2.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code
+ftls_roots_export_pem_bio(const ftls_roots *roots, BIO *out, unsigned flags,
+                          int64_t now, size_t *written, ftls_error *err);
+
+/**
  * @brief Stable name of an origin: "system", "fallback", "auto", "both".
  * @return a static string; "unknown" for a value out of range.
  * @since 0.1.0

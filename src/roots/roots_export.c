@@ -66,21 +66,14 @@ static int write_root(BIO *b, const struct ftls__root *e, int64_t now)
     return BIO_puts(b, "-----END CERTIFICATE-----\n") > 0;
 }
 
-ftls_code ftls_roots_export_pem(const ftls_roots *roots, const char *path,
-                                unsigned flags, int64_t now, size_t *written,
-                                ftls_error *err)
+/* The bundle into `b`; 1 on success, the number of roots in *count. */
+static int write_bundle(const ftls_roots *roots, BIO *b, unsigned flags,
+                        int64_t now, size_t *count)
 {
-    if (written != NULL)
-        *written = 0;
-    FTLS_GUARD_ARG(roots != NULL && path != NULL, err, "roots or path is NULL");
-    if (now == 0)
-        now = (int64_t)time(NULL);
-    BIO *b = BIO_new(BIO_s_mem());
-    if (b == NULL)
-        return ftls__err(err, FTLS_E_NOMEM, "export: out of memory");
     char date[11];
     ymd(now, date);
-    size_t count = 0, dropped = 0;
+    size_t dropped = 0;
+    *count = 0;
     int ok = BIO_printf(b,
                         "# Root certificates exported by freshtls %s on %s "
                         "(source: %s).\n",
@@ -95,13 +88,30 @@ ftls_code ftls_roots_export_pem(const ftls_roots *roots, const char *path,
             continue;
         }
         ok = write_root(b, e, now);
-        count++;
+        (*count)++;
     }
     if (ok && dropped > 0)
         ok = BIO_printf(b,
                         "\n# %zu root(s) left out: distrusted more than %d "
                         "days ago.\n",
                         dropped, DISTRUST_GRACE_DAYS) > 0;
+    return ok;
+}
+
+ftls_code ftls_roots_export_pem(const ftls_roots *roots, const char *path,
+                                unsigned flags, int64_t now, size_t *written,
+                                ftls_error *err)
+{
+    if (written != NULL)
+        *written = 0;
+    FTLS_GUARD_ARG(roots != NULL && path != NULL, err, "roots or path is NULL");
+    if (now == 0)
+        now = (int64_t)time(NULL);
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b == NULL)
+        return ftls__err(err, FTLS_E_NOMEM, "export: out of memory");
+    size_t count = 0;
+    int ok = write_bundle(roots, b, flags, now, &count);
     ftls_code rc;
     char *data = NULL;
     long len = BIO_get_mem_data(b, &data);
@@ -113,4 +123,21 @@ ftls_code ftls_roots_export_pem(const ftls_roots *roots, const char *path,
     if (rc == FTLS_OK && written != NULL)
         *written = count;
     return rc;
+}
+
+ftls_code ftls_roots_export_pem_bio(const ftls_roots *roots, BIO *out,
+                                    unsigned flags, int64_t now,
+                                    size_t *written, ftls_error *err)
+{
+    if (written != NULL)
+        *written = 0;
+    FTLS_GUARD_ARG(roots != NULL && out != NULL, err, "roots or out is NULL");
+    size_t count = 0;
+    if (!write_bundle(roots, out, flags, now ? now : (int64_t)time(NULL),
+                      &count) ||
+        BIO_flush(out) <= 0)
+        return ftls__err(err, FTLS_E_IO, "export: cannot write the bundle");
+    if (written != NULL)
+        *written = count;
+    return FTLS_OK;
 }
