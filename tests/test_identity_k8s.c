@@ -300,6 +300,31 @@ static void test_endless_churn_is_a_race_error(void)
     ftls_source_free(s);
 }
 
+/* A ..data link that points at nothing is a broken volume, reported as
+ * such (it once read "files kept changing"). */
+static void test_dangling_data_link(void)
+{
+    char d[4096], t[4200];
+    snprintf(d, sizeof(d), "%s/dangling", g_root);
+    REQUIRE(mkdir(d, 0755) == 0);
+    snprintf(t, sizeof(t), "%s/..data", d);
+    REQUIRE(symlink("..2026_11_01_gone", t) == 0);
+    snprintf(t, sizeof(t), "%s/tls.crt", d);
+    REQUIRE(symlink("..data/tls.crt", t) == 0);
+    snprintf(t, sizeof(t), "%s/tls.key", d);
+    REQUIRE(symlink("..data/tls.key", t) == 0);
+    ftls_source *s = NULL;
+    ftls_error *err = NULL;
+    REQUIRE(ftls_error_new(&err) == FTLS_OK);
+    REQUIRE(ftls_source_new_identity_dir(d, NULL, &s, NULL) == FTLS_OK);
+    CHECK_EQ_INT(ftls_source_reload(s, err), FTLS_E_NOT_FOUND);
+    CHECK_STR_CONTAINS(ftls_error_message(err),
+                       "..data points to '..2026_11_01_gone', which does not "
+                       "exist");
+    ftls_error_free(err);
+    ftls_source_free(s);
+}
+
 int main(void)
 {
     REQUIRE((g_root = tu_tmpdir()) != NULL);
@@ -312,6 +337,7 @@ int main(void)
     RUN(test_file_vanishes_mid_read);
     RUN(test_swap_between_cert_and_key);
     RUN(test_endless_churn_is_a_race_error);
+    RUN(test_dangling_data_link);
     for (int i = 0; i <= ROTATIONS; i++)
         free_material(&g_m[i]);
     X509_free(CA);

@@ -37,6 +37,22 @@ static void expect_refused(const char *body)
     CHECK(out == NULL && n == 0);
 }
 
+/* A leading UTF-8 BOM is skipped, as OpenSSL's PEM reader does. */
+static void test_bom_before_first_block(void)
+{
+    const char text[] = "\xef\xbb\xbf-----BEGIN CERTIFICATE-----\nAAAA\n"
+                        "-----END CERTIFICATE-----\n";
+    struct ftls__pem_scan sc;
+    struct ftls__pem_block b;
+    CHECK_EQ_INT(ftls__pem_has_bom(text, sizeof(text) - 1), 1);
+    CHECK_EQ_INT(ftls__pem_has_bom(text + 3, sizeof(text) - 4), 0);
+    ftls__pem_scan_init(&sc, text, sizeof(text) - 1);
+    CHECK_EQ_INT(ftls__pem_next(&sc, &b), 1);
+    CHECK(ftls__pem_label_is(&b, "CERTIFICATE"));
+    CHECK_EQ_INT(b.line, 1);
+    CHECK_EQ_INT(ftls__pem_next(&sc, &b), 0);
+}
+
 static void test_valid_bodies(void)
 {
     expect_bytes("Zm9vYmFy", "foobar");
@@ -92,6 +108,7 @@ static void test_matches_openssl_encoder(void)
 
 int main(void)
 {
+    RUN(test_bom_before_first_block);
     RUN(test_valid_bodies);
     RUN(test_invalid_bodies);
     RUN(test_matches_openssl_encoder);

@@ -21,11 +21,19 @@ int ftls__pem_present(const unsigned char *buf, size_t len)
     return buf != NULL && memmem(buf, len, BEGIN, sizeof(BEGIN) - 1) != NULL;
 }
 
+int ftls__pem_has_bom(const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    return len >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf;
+}
+
 void ftls__pem_scan_init(struct ftls__pem_scan *sc, const void *buf, size_t len)
 {
     sc->cur = buf;
     sc->end = sc->cur + len;
     sc->line = 1;
+    if (ftls__pem_has_bom(buf, len))
+        sc->cur += 3; /* as OpenSSL's PEM reader does */
 }
 
 /* Move the scan to `to`, counting the lines it passes. */

@@ -21,7 +21,7 @@ struct ftls__pem_scan {
     size_t line; /* 1-based line number of `cur` */
 };
 
-/* Start scanning buf[0..len). */
+/* Start scanning buf[0..len), after a UTF-8 byte order mark if any. */
 void ftls__pem_scan_init(struct ftls__pem_scan *sc, const void *buf,
                          size_t len);
 
@@ -34,6 +34,11 @@ void ftls__pem_scan_init(struct ftls__pem_scan *sc, const void *buf,
  * buffer.
  */
 int ftls__pem_next(struct ftls__pem_scan *sc, struct ftls__pem_block *blk);
+
+/* 1 when buf starts with a UTF-8 byte order mark. OpenSSL's PEM reader
+ * (3.0 to 4.0) reads the first block after one, and so does the scan
+ * (ftls__pem_scan_init() skips it); callers log a note. */
+int ftls__pem_has_bom(const void *buf, size_t len);
 
 /* 1 when the label equals the NUL-terminated `want`. */
 int ftls__pem_label_is(const struct ftls__pem_block *blk, const char *want);

@@ -227,6 +227,11 @@ ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
     struct ftls__pem_block blk;
     int rc;
     char where[PATH_MAX + 32]; /* "<location>:<line>", display only */
+    if (ftls__pem_has_bom(buf, len))
+        ftls__log(FTLS_LOG_INFO,
+                  "%s: skipped a UTF-8 byte order mark before the first PEM "
+                  "block (as OpenSSL does)",
+                  location);
     ftls__pem_scan_init(&sc, buf, len);
     while ((rc = ftls__pem_next(&sc, &blk)) != 0) {
         ftls__str_message(where, sizeof(where), "%s:%zu", location, blk.line);

@@ -114,6 +114,11 @@ static FTLS_NODISCARD ftls_code scan(struct pem_state *st,
     struct ftls__pem_block b;
     ftls_code rc = FTLS_OK;
     int r;
+    if (ftls__pem_has_bom(buf, len))
+        ftls__log(FTLS_LOG_INFO,
+                  "%s: skipped a UTF-8 byte order mark before the first PEM "
+                  "block (as OpenSSL does)",
+                  where);
     ftls__pem_scan_init(&sc, buf, len);
     while (rc == FTLS_OK && (r = ftls__pem_next(&sc, &b)) != 0) {
         if (r < 0)

@@ -1,6 +1,7 @@
 /* Reading a consistent generation from a (possibly Kubernetes) directory. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -120,6 +121,24 @@ static FTLS_NODISCARD ftls_code attempt(int dfd, const char *dir,
     return rc;
 }
 
+/* Every attempt raced. A ..data link that still points at nothing is a
+ * broken volume, not a race: say so. */
+static FTLS_NODISCARD ftls_code race_outcome(int dfd, const char *dir,
+                                             ftls_error *err)
+{
+    char target[PATH_MAX];
+    struct stat st;
+    if (data_link(dfd, target, sizeof(target)) == 1 &&
+        fstatat(dfd, target, &st, 0) != 0 && errno == ENOENT)
+        return ftls__err(err, FTLS_E_NOT_FOUND,
+                         "%s/..data points to '%s', which does not exist (a "
+                         "broken or half-written secret volume)",
+                         dir, target);
+    return ftls__err(err, FTLS_E_RACE,
+                     "%s: files kept changing while being read (%d attempts)",
+                     dir, FTLS_RACE_RETRIES);
+}
+
 ftls_code ftls__read_generation(const char *dir, const char *name_a,
                                 const char *name_b, size_t cap,
                                 struct ftls__generation *out, ftls_error *err)
@@ -135,11 +154,8 @@ ftls_code ftls__read_generation(const char *dir, const char *name_a,
             ftls__backoff_ms(i < 3 ? 1 : 5);
         rc = attempt(dfd, dir, name_a, name_b, cap, out, err);
     }
-    close(dfd);
     if (rc == FTLS_E_RACE)
-        rc = ftls__err(err, FTLS_E_RACE,
-                       "%s: files kept changing while being "
-                       "read (%d attempts)",
-                       dir, FTLS_RACE_RETRIES);
+        rc = race_outcome(dfd, dir, err);
+    close(dfd);
     return rc;
 }
