@@ -5,8 +5,11 @@
 
 #include <openssl/x509v3.h>
 
+#include <arpa/inet.h>
+
 #include "cli.h"
 #include "opt.h"
+#include "report.h"
 
 const struct cli_command cli_cmd_check = {
     "check",
@@ -16,7 +19,7 @@ const struct cli_command cli_cmd_check = {
     "       freshtls check --pem FILE\n"
     "       freshtls check --p12 FILE [--pass-file FILE | --pass-env VAR]\n"
     "   options: [--chain-to CAFILE] [--allow-invalid-time]\n"
-    "            [--purpose server|client|any]\n\n"
+    "            [--purpose server|client|any] [--json]\n\n"
     "Reads the material exactly as a freshtls source does (for --dir, one\n"
     "consistent Kubernetes generation), runs every check that gates a\n"
     "publish (parsing, key matches leaf, leaf-first order, at most 10\n"
@@ -24,68 +27,88 @@ const struct cli_command cli_cmd_check = {
     "(--purpose) end-entity leaf, no RSA under 2048 bits, an EC curve TLS\n"
     "can sign with, OpenSSL's own acceptance at its default security level,\n"
     "and with --chain-to, verification to that CA file) and prints a report.\n"
-    "Exit status 0 only if it would be published.\n",
+    "Exit status 0 only if it would be published. --json prints the report\n"
+    "as one JSON object (result \"ok\" or \"rejected\" with error and code).\n",
     cmd_check,
 };
 
-static void print_time(const char *label, const ASN1_TIME *t)
+static void time_text(const ASN1_TIME *t, char *buf, size_t n)
 {
     struct tm tm;
-    char buf[64] = "?";
-    if (ASN1_TIME_to_tm(t, &tm))
-        strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
-    printf("%-12s %s", label, buf);
+    if (!ASN1_TIME_to_tm(t, &tm) ||
+        !strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(buf, n, "?");
 }
 
-static void print_names(X509 *x)
+/* "DNS:name" and "IP:address" for each subjectAltName entry. */
+static size_t san_list(X509 *x, char items[][300], size_t max)
 {
     GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-    printf("%-12s ", "names:");
-    for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+    size_t n = 0;
+    for (int i = 0; i < sk_GENERAL_NAME_num(gens) && n < max; i++) {
         GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-        if (g->type == GEN_DNS)
-            printf("%sDNS:%s", i ? ", " : "",
-                   (const char *)ASN1_STRING_get0_data(g->d.dNSName));
-        else if (g->type == GEN_IPADD)
-            printf("%sIP(%d bytes)", i ? ", " : "",
-                   ASN1_STRING_length(g->d.ip));
+        char addr[INET6_ADDRSTRLEN] = "?";
+        if (g->type == GEN_DNS) {
+            snprintf(items[n++], 300, "DNS:%.*s",
+                     ASN1_STRING_length(g->d.dNSName),
+                     (const char *)ASN1_STRING_get0_data(g->d.dNSName));
+        } else if (g->type == GEN_IPADD) {
+            int len = ASN1_STRING_length(g->d.ip);
+            if (len == 4 || len == 16)
+                inet_ntop(len == 4 ? AF_INET : AF_INET6,
+                          ASN1_STRING_get0_data(g->d.ip), addr, sizeof(addr));
+            snprintf(items[n++], 300, "IP:%s", addr);
+        }
     }
-    printf("%s\n", gens ? "" : "(no subjectAltName)");
     GENERAL_NAMES_free(gens);
+    return n;
 }
 
-static void report(const ftls_identity *id)
+static void report_identity(struct report *r, const ftls_identity *id)
 {
     X509 *leaf = ftls_identity_get0_leaf(id);
-    char buf[512];
+    char buf[512], items[32][300];
+    const char *names[32];
     X509_NAME_oneline(X509_get_subject_name(leaf), buf, sizeof(buf));
-    printf("%-12s %s\n", "subject:", buf);
+    report_str(r, "subject", "subject:", buf);
     X509_NAME_oneline(X509_get_issuer_name(leaf), buf, sizeof(buf));
-    printf("%-12s %s\n", "issuer:", buf);
-    print_names(leaf);
-    print_time("not before:", X509_get0_notBefore(leaf));
-    printf("\n");
-    print_time("not after:", X509_get0_notAfter(leaf));
-    printf(" (%lld days left)\n",
-           (long long)((ftls_identity_not_after(id) - (int64_t)time(NULL)) /
-                       86400));
+    report_str(r, "issuer", "issuer:", buf);
+    size_t n = san_list(leaf, items, 32);
+    for (size_t i = 0; i < n; i++)
+        names[i] = items[i];
+    report_list(r, "names", "names:", names, n);
+    time_text(X509_get0_notBefore(leaf), buf, sizeof(buf));
+    report_str(r, "not_before", "not before:", buf);
+    time_text(X509_get0_notAfter(leaf), buf, sizeof(buf));
+    report_str(r, "not_after", "not after:", buf);
+    report_num(
+        r, "days_left", "days left:",
+        (double)((ftls_identity_not_after(id) - (int64_t)time(NULL)) / 86400),
+        0, NULL);
     EVP_PKEY *k = ftls_identity_get0_key(id);
-    printf("%-12s %s %d bits\n", "key:", EVP_PKEY_get0_type_name(k),
-           EVP_PKEY_get_bits(k));
-    printf("%-12s %d certificate(s) after the leaf\n",
-           "chain:", sk_X509_num(ftls_identity_get0_chain(id)));
+    if (r->json) {
+        report_str(r, "key_type", NULL, EVP_PKEY_get0_type_name(k));
+        report_num(r, "key_bits", NULL, EVP_PKEY_get_bits(k), 0, NULL);
+    } else {
+        report_fmt(r, "key", "key:", "%s %d bits", EVP_PKEY_get0_type_name(k),
+                   EVP_PKEY_get_bits(k));
+    }
+    report_num(r, "chain", "chain:", sk_X509_num(ftls_identity_get0_chain(id)),
+               0, " certificate(s) after the leaf");
     unsigned char fp[32];
     if (ftls_identity_fingerprint(id, fp) == FTLS_OK) {
-        printf("%-12s ", "sha256:");
-        for (int i = 0; i < 32; i++)
-            printf("%s%02X", i ? ":" : "", fp[i]);
-        printf("\n");
+        char hex[32 * 3] = "";
+        for (size_t i = 0; i < 32; i++)
+            snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02X%s", fp[i],
+                     i < 31 ? ":" : "");
+        report_str(r, "sha256", "sha256:", hex);
     }
 }
 
 struct check_args {
     const char *dir, *cert, *key, *pem, *p12, *chain_to;
     int purpose; /* index into "server|client|any", -1 when not given */
+    int json;
     ftls_identity_options o;
 };
 
@@ -103,6 +126,7 @@ static const struct cli_opt g_check_opts[] = {
     CLI_FLAG("--allow-invalid-time", NULL, struct check_args,
              o.allow_invalid_time),
     CLI_ENUM("--purpose", struct check_args, purpose, "server|client|any"),
+    CLI_FLAG("--json", NULL, struct check_args, json),
     CLI_END,
 };
 
@@ -125,6 +149,35 @@ static int parse(int argc, char **argv, struct check_args *a)
     return CLI_OK;
 }
 
+/* Load once as a reload would and report; CLI_OK if it would publish. */
+static int run_check(ftls_source *src, int json, ftls_error *err)
+{
+    ftls_identity *id = NULL;
+    struct report r;
+    report_begin(&r, stdout, json, NULL, 12);
+    report_str(&r, "source", "source:", ftls_source_describe(src));
+    if (ftls_source_reload(src, err) != FTLS_OK ||
+        ftls_source_get1_identity(src, &id, err) != FTLS_OK) {
+        const char *code = ftls_code_name(ftls_error_code(err));
+        if (json) {
+            report_str(&r, "result", NULL, "rejected");
+            report_str(&r, "error", NULL, ftls_error_message(err));
+            report_str(&r, "code", NULL, code);
+        } else {
+            report_fmt(&r, "result", "result:", "REJECTED: %s [%s]",
+                       ftls_error_message(err), code);
+        }
+        report_end(&r);
+        return CLI_FAIL;
+    }
+    report_str(&r, "result",
+               "result:", json ? "ok" : "OK (would be published)");
+    report_identity(&r, id);
+    report_end(&r);
+    ftls_identity_free(id);
+    return CLI_OK;
+}
+
 int cmd_check(int argc, char **argv)
 {
     struct check_args a;
@@ -134,7 +187,6 @@ int cmd_check(int argc, char **argv)
         return rc;
     ftls_error *err = NULL;
     ftls_source *src = NULL;
-    ftls_identity *id = NULL;
     rc = CLI_FAIL;
     if (ftls_error_new(&err) != FTLS_OK)
         return CLI_FAIL;
@@ -158,21 +210,8 @@ int cmd_check(int argc, char **argv)
         cli_report("cannot create source", err);
         goto done;
     }
-    printf("%-12s %s\n", "source:", ftls_source_describe(src));
-    if (ftls_source_reload(src, err) != FTLS_OK) {
-        printf("%-12s REJECTED: %s [%s]\n", "result:", ftls_error_message(err),
-               ftls_code_name(ftls_error_code(err)));
-        goto done;
-    }
-    if (ftls_source_get1_identity(src, &id, err) != FTLS_OK) {
-        cli_report("cannot read identity", err);
-        goto done;
-    }
-    printf("%-12s OK (would be published)\n", "result:");
-    report(id);
-    rc = CLI_OK;
+    rc = run_check(src, a.json, err);
 done:
-    ftls_identity_free(id);
     ftls_source_free(src);
     ftls_roots_free(a.o.verify_roots);
     ftls_error_free(err);

@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "opt.h"
+#include "report.h"
 #include "demo_pki.h"
 #include "k8s_publish.h"
 
@@ -27,7 +28,8 @@
 const struct cli_command cli_cmd_demo = {
     "demo",
     "rotate a certificate under continuous handshakes and report",
-    "usage: freshtls demo [--rotations N] [--interval MS] [--clients N]\n\n"
+    "usage: freshtls demo [--rotations N] [--interval MS] [--clients N] "
+    "[--json]\n\n"
     "Self-contained: creates an ephemeral CA and a Kubernetes-style secret\n"
     "directory in a temporary folder, starts a TLS server on 127.0.0.1 whose\n"
     "contexts come from a freshtls factory watching that directory, starts\n"
@@ -36,7 +38,8 @@ const struct cli_command cli_cmd_demo = {
     "every MS milliseconds (default 100). Then prints handshakes, failures,\n"
     "rotations, reload latency p50/p99, generations freed and peak RSS.\n"
     "Exit status 0 only if no handshake failed and every rotation was\n"
-    "picked up.\n",
+    "picked up. --json prints the figures as one JSON object on stdout (the\n"
+    "running commentary goes to stderr).\n",
     cmd_demo,
 };
 
@@ -203,12 +206,14 @@ static int start_listener(struct demo *d)
 
 struct opts {
     long rotations, interval_ms, clients;
+    int json;
 };
 
 static const struct cli_opt g_demo_opts[] = {
     CLI_LONG("--rotations", struct opts, rotations, 0, 100000),
     CLI_LONG("--interval", struct opts, interval_ms, 0, 100000),
     CLI_LONG("--clients", struct opts, clients, 1, 16),
+    CLI_FLAG("--json", NULL, struct opts, json),
     CLI_END,
 };
 
@@ -346,9 +351,9 @@ static void stop_threads(struct run *r)
     ftls_watcher_stop(r->w);
 }
 
-/* Print the table; CLI_OK only if nothing failed and the newest
- * certificate was served. */
-static int report(struct run *r)
+/* Print the table (or, with --json, one object on the real stdout);
+ * CLI_OK only if nothing failed and the newest certificate was served. */
+static int report(struct run *r, FILE *out)
 {
     ftls_ctx_stats ss;
     struct rusage ru;
@@ -359,26 +364,40 @@ static int report(struct run *r)
         memset(&ss, 0, sizeof(ss));
     int fresh = strcmp(r->d.last_serial, r->newest) == 0;
     long failures = atomic_load(&r->d.failures);
-    printf("\n  %-28s %ld\n", "handshakes", atomic_load(&r->d.handshakes));
-    printf("  %-28s %ld\n", "failed handshakes", failures);
-    printf("  %-28s %ld (picked up: %d)\n", "rotations", r->o.rotations, n);
-    printf("  %-28s %.2f ms\n", "reload latency p50",
-           n ? (double)r->lat[n / 2] / 1e6 : 0.0);
-    printf("  %-28s %.2f ms\n", "reload latency p99",
-           n ? (double)r->lat[(n * 99) / 100] / 1e6 : 0.0);
-    printf("  %-28s %llu of %llu (live: %llu)\n", "generations freed",
-           (unsigned long long)(ss.built - ss.live),
-           (unsigned long long)ss.built, (unsigned long long)ss.live);
-    printf("  %-28s %s\n", "newest serial", r->newest);
-    printf("  %-28s %s (%s)\n", "last serial served", r->d.last_serial,
-           fresh ? "the newest" : "STALE");
-    printf("  %-28s %.1f MiB\n", "peak RSS", (double)ru.ru_maxrss / 1024.0);
-    if (r->d.first_failure[0])
-        printf("  %-28s %s\n", "first failure", r->d.first_failure);
     int pass = failures == 0 && n == r->o.rotations && fresh;
-    printf("\nresult: %s\n", pass ? "PASS (no handshake failed; every "
-                                    "rotation was served)"
-                                  : "FAIL");
+    struct report t;
+    if (!r->o.json)
+        fputc('\n', out);
+    report_begin(&t, out, r->o.json, "  ", 28);
+    report_num(&t, "handshakes", "handshakes",
+               (double)atomic_load(&r->d.handshakes), 0, NULL);
+    report_num(&t, "failed_handshakes", "failed handshakes", (double)failures,
+               0, NULL);
+    report_num(&t, "rotations", "rotations", (double)r->o.rotations, 0, NULL);
+    report_num(&t, "rotations_picked_up", "rotations picked up", n, 0, NULL);
+    report_num(&t, "reload_latency_p50_ms", "reload latency p50",
+               n ? (double)r->lat[n / 2] / 1e6 : 0.0, 2, " ms");
+    report_num(&t, "reload_latency_p99_ms", "reload latency p99",
+               n ? (double)r->lat[(n * 99) / 100] / 1e6 : 0.0, 2, " ms");
+    report_num(&t, "generations_built", "generations built", (double)ss.built,
+               0, NULL);
+    report_num(&t, "generations_live", "generations live", (double)ss.live, 0,
+               NULL);
+    report_str(&t, "newest_serial", "newest serial", r->newest);
+    report_fmt(&t, "last_serial_served", "last serial served", "%s%s",
+               r->d.last_serial,
+               r->o.json ? "" : (fresh ? " (the newest)" : " (STALE)"));
+    report_num(&t, "peak_rss_mib", "peak RSS", (double)ru.ru_maxrss / 1024.0, 1,
+               " MiB");
+    if (r->d.first_failure[0])
+        report_str(&t, "first_failure", "first failure", r->d.first_failure);
+    if (r->o.json)
+        report_str(&t, "result", NULL, pass ? "pass" : "fail");
+    report_end(&t);
+    if (!r->o.json)
+        fprintf(out, "\nresult: %s\n",
+                pass ? "PASS (no handshake failed; every rotation was served)"
+                     : "FAIL");
     return pass ? CLI_OK : CLI_FAIL;
 }
 
@@ -410,14 +429,26 @@ int cmd_demo(int argc, char **argv)
     pthread_mutex_init(&r.d.lock, NULL);
     r.d.lfd = -1;
     rc = CLI_FAIL;
-    if (setup(&r)) {
+    /* --json: the running commentary goes to stderr; stdout gets the one
+     * JSON object. */
+    FILE *out = stdout;
+    int saved = r.o.json ? dup(STDOUT_FILENO) : -1;
+    if (saved >= 0) {
+        fflush(stdout);
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        out = fdopen(saved, "w");
+    }
+    if (setup(&r) && out != NULL) {
         int started = start_threads(&r);
         if (started)
             rotations(&r);
         stop_threads(&r);
+        fflush(stdout);
         if (started)
-            rc = report(&r);
+            rc = report(&r, out);
     }
+    if (out != NULL && out != stdout)
+        fclose(out);
     cleanup(&r);
     return rc;
 }

@@ -8,13 +8,14 @@
 
 #include "cli.h"
 #include "opt.h"
+#include "report.h"
 
 const struct cli_command cli_cmd_roots = {
     "roots",
     "inspect, check and export trust anchors",
     "usage: freshtls roots list   [--source SRC] [--json]\n"
     "       freshtls roots export [--source SRC] [--all] -o FILE|-\n"
-    "       freshtls roots check  [--source SRC]\n\n"
+    "       freshtls roots check  [--source SRC] [--json]\n\n"
     "SRC is system (default), fallback (the embedded Mozilla bundle), auto\n"
     "(fallback only when the system has no roots) or both (union).\n\n"
     "list    one row per root: not-after, server distrust-after, source and\n"
@@ -24,7 +25,8 @@ const struct cli_command cli_cmd_roots = {
     "        days ago are left out unless --all is given. -o - writes to\n"
     "        standard output.\n"
     "check   print the sources found, counts, duplicates dropped, problems\n"
-    "        and load time; exit 1 when no root can be loaded.\n\n"
+    "        and load time; exit 1 when no root can be loaded. --json: one\n"
+    "        JSON object.\n\n"
     "The system store honours SSL_CERT_FILE and SSL_CERT_DIR.\n",
     cmd_roots,
 };
@@ -114,34 +116,47 @@ static int list_roots(ftls_roots *roots, int json)
     return CLI_OK;
 }
 
-static int check_roots(ftls_roots *roots)
+static int check_roots(ftls_roots *roots, int json)
 {
     ftls_roots_stats st;
     if (ftls_roots_get_stats(roots, &st) != FTLS_OK)
         return CLI_FAIL;
-    printf("sources:\n");
-    for (size_t i = 0; ftls_roots_get0_path(roots, i) != NULL; i++)
-        printf("  %s\n", ftls_roots_get0_path(roots, i));
-    size_t distrusted = 0;
+    struct report r;
+    const char *paths[64];
+    size_t np = 0, distrusted = 0;
+    for (; np < 64 && ftls_roots_get0_path(roots, np) != NULL; np++)
+        paths[np] = ftls_roots_get0_path(roots, np);
     for (size_t i = 0; i < ftls_roots_count(roots); i++) {
         ftls_root_info info;
         if (ftls_roots_get0_info(roots, i, &info) == FTLS_OK &&
             info.distrust_after)
             distrusted++;
     }
-    printf("files read:         %zu\n", st.files_read);
-    printf("certificates seen:  %zu\n", st.certs_seen);
-    printf("duplicates dropped: %zu\n", st.duplicates);
-    printf("roots:              %zu\n", ftls_roots_count(roots));
-    printf("with distrust-after: %zu\n", distrusted);
-    printf("load time:          %.2f ms\n", (double)st.load_ns / 1e6);
-    size_t np = ftls_roots_problem_count(roots);
-    printf("problems:           %zu\n", np);
-    for (size_t i = 0; i < np; i++) {
+    report_begin(&r, stdout, json, NULL, 19);
+    report_list(&r, "sources", "sources:", paths, np);
+    report_num(&r, "files_read", "files read:", (double)st.files_read, 0, NULL);
+    report_num(&r, "certificates_seen",
+               "certificates seen:", (double)st.certs_seen, 0, NULL);
+    report_num(&r, "duplicates_dropped",
+               "duplicates dropped:", (double)st.duplicates, 0, NULL);
+    report_num(&r, "roots", "roots:", (double)ftls_roots_count(roots), 0, NULL);
+    report_num(&r, "with_distrust_after",
+               "with distrust-after:", (double)distrusted, 0, NULL);
+    report_num(&r, "load_ms", "load time:", (double)st.load_ns / 1e6, 2, " ms");
+    size_t nprob = ftls_roots_problem_count(roots);
+    char lines[32][600];
+    const char *problems[32];
+    size_t shown = nprob < 32 ? nprob : 32;
+    for (size_t i = 0; i < shown; i++) {
         const char *path, *reason;
         ftls_code code = ftls_roots_problem(roots, i, &path, &reason);
-        printf("  %s: %s [%s]\n", path, reason, ftls_code_name(code));
+        snprintf(lines[i], sizeof(lines[i]), "%s: %s [%s]", path, reason,
+                 ftls_code_name(code));
+        problems[i] = lines[i];
     }
+    report_num(&r, "problem_count", "problems:", (double)nprob, 0, NULL);
+    report_list(&r, "problems", "problem list:", problems, shown);
+    report_end(&r);
     return ftls_roots_count(roots) > 0 ? CLI_OK : CLI_FAIL;
 }
 
@@ -158,7 +173,8 @@ static const struct cli_opt g_list_opts[] = {
 static const struct cli_opt g_export_opts[] = {
     ORIGIN_OPT, CLI_FLAG("--all", NULL, struct roots_args, all),
     CLI_STR("--out", "-o", struct roots_args, out), CLI_END};
-static const struct cli_opt g_check_opts[] = {ORIGIN_OPT, CLI_END};
+static const struct cli_opt g_check_opts[] = {
+    ORIGIN_OPT, CLI_FLAG("--json", NULL, struct roots_args, json), CLI_END};
 
 /* -o FILE (atomically), or -o - (standard output; the count on stderr). */
 static int export_roots(const ftls_roots *roots, const char *out, int all,
@@ -217,7 +233,7 @@ int cmd_roots(int argc, char **argv)
     if (!strcmp(action, "list")) {
         rc = list_roots(roots, json);
     } else if (!strcmp(action, "check")) {
-        rc = check_roots(roots);
+        rc = check_roots(roots, json);
     } else {
         rc = export_roots(roots, out, all, err);
     }

@@ -90,6 +90,28 @@ expect 1 'REJECTED:.*does not verify.*FTLS_E_VERIFY' check --dir "$tmp/id" --cha
 mkd "$tmp/id2"; leaf two.example "$tmp/id2"
 expect 1 'REJECTED:.*does not match.*FTLS_E_KEY_MISMATCH' check --cert "$tmp/id/tls.crt" --key "$tmp/id2/tls.key"
 expect 1 'REJECTED:.*FTLS_E_NOT_FOUND' check --dir "$tmp/nothing-here"
+# --json reports parse as JSON and carry the same verdicts.
+json_ok() { # json_ok DESC PYTHON-EXPR ARGS...: run, parse stdout, check EXPR on d
+  local desc=$1 expr=$2; shift 2
+  if "$bin" "$@" 2>/dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(0 if ($expr) else 1)"; then
+    echo "ok   $desc"; pass=$((pass+1))
+  else
+    echo "FAIL $desc"; "$bin" "$@" 2>&1 | sed 's/^/    /'; fail=$((fail+1))
+  fi
+}
+json_ok "check --json: ok with names and fingerprint" \
+  'd["result"] == "ok" and d["key_bits"] == 256 and len(d["sha256"]) == 95' check --dir "$tmp/id" --json
+json_ok "check --json: rejected with the code" \
+  'd["result"] == "rejected" and d["code"] == "FTLS_E_KEY_MISMATCH"' \
+  check --cert "$tmp/id/tls.crt" --key "$tmp/id2/tls.key" --json
+json_ok "roots check --json" 'd["roots"] == 121 and d["problem_count"] == 0' \
+  roots check --source fallback --json
+json_ok "demo --json" 'd["result"] == "pass" and d["rotations_picked_up"] == 2' \
+  demo --rotations 2 --interval 50 --json
+# IP SANs are shown as addresses, not as byte counts.
+mkd "$tmp/ipca"; "$bin" ca init --out "$tmp/ipca/ca" >/dev/null
+"$bin" mint 127.0.0.1 --allow-ip --ca "$tmp/ipca/ca" --key-out "$tmp/ipca/tls.key" > "$tmp/ipca/tls.crt"
+expect 0 'names: +IP:127\.0\.0\.1$' check --dir "$tmp/ipca"
 expect 0 'usage: freshtls watch' watch --help
 expect 2 'dir is required' watch
 # watch: start, rotate Kubernetes-style, see the reload, stop with SIGTERM.
