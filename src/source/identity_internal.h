@@ -27,6 +27,19 @@ FTLS_NODISCARD ftls_code ftls__identity_from_pem(
     const unsigned char *key, size_t key_len, const char *key_where,
     const char *pass, ftls_identity **out, ftls_error *err);
 /* Parse PKCS#12 DER; the chain is put in issuance order. */
+/* 1 when the OpenSSL error queue says an algorithm was unsupported (as
+ * PKCS12_parse() reports RC2/3DES without the legacy provider). Consumes
+ * the entries above the one it finds. */
+int ftls__p12_needs_legacy(void);
+/* Decrypt a legacy PKCS#12 in a private library context with the legacy
+ * provider (identity_p12_legacy.c); the key and every certificate, rebuilt
+ * in the default context, into *key and `certs`. FTLS_E_UNSUPPORTED when
+ * the legacy provider cannot be loaded (the message says what to do). */
+FTLS_NODISCARD ftls_code ftls__p12_legacy_load(const unsigned char *der,
+                                               size_t len, const char *where,
+                                               const char *pass, EVP_PKEY **key,
+                                               STACK_OF(X509) *certs,
+                                               ftls_error *err);
 FTLS_NODISCARD ftls_code ftls__identity_from_pkcs12(
     const unsigned char *der, size_t len, const char *where, const char *pass,
     ftls_identity **out, ftls_error *err);

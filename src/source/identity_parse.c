@@ -235,6 +235,53 @@ static STACK_OF(X509) *issuance_order(X509 *leaf, STACK_OF(X509) *ca)
     return out;
 }
 
+/* RC2/3DES PKCS#12: key, the certificate it belongs to, and the rest. */
+static FTLS_NODISCARD ftls_code legacy_parts(const unsigned char *der,
+                                             size_t len, const char *where,
+                                             const char *pass, EVP_PKEY **key,
+                                             X509 **cert, STACK_OF(X509) **ca,
+                                             ftls_error *err)
+{
+    STACK_OF(X509) *all = sk_X509_new_null();
+    if (all == NULL)
+        return ftls__err(err, FTLS_E_NOMEM, "identity: out of memory");
+    ftls_code rc = ftls__p12_legacy_load(der, len, where, pass, key, all, err);
+    for (int i = 0; rc == FTLS_OK && i < sk_X509_num(all) && !*cert; i++)
+        if (X509_check_private_key(sk_X509_value(all, i), *key) == 1)
+            *cert = sk_X509_delete(all, i);
+    ERR_clear_error(); /* the probes' mismatches */
+    if (rc == FTLS_OK) {
+        *ca = all;
+        return FTLS_OK;
+    }
+    sk_X509_pop_free(all, X509_free);
+    return rc;
+}
+
+/* MAC check, then the key, leaf and other certificates (the legacy way
+ * when this OpenSSL's default context cannot decrypt them). */
+static FTLS_NODISCARD ftls_code pkcs12_parts(PKCS12 *p12,
+                                             const unsigned char *der,
+                                             size_t len, const char *where,
+                                             const char *pass, EVP_PKEY **key,
+                                             X509 **cert, STACK_OF(X509) **ca,
+                                             ftls_error *err)
+{
+    if (!PKCS12_verify_mac(p12, pass, -1) &&
+        !(pass == NULL && PKCS12_verify_mac(p12, "", 0)))
+        return ftls__err(err, FTLS_E_PARSE,
+                         "%s: PKCS#12 MAC check failed (wrong or missing "
+                         "passphrase)",
+                         where);
+    if (PKCS12_parse(p12, pass ? pass : "", key, cert, ca))
+        return FTLS_OK;
+    if (!ftls__p12_needs_legacy())
+        return ftls__err(err, FTLS_E_PARSE, "%s: cannot decrypt PKCS#12",
+                         where);
+    ERR_clear_error();
+    return legacy_parts(der, len, where, pass, key, cert, ca, err);
+}
+
 ftls_code ftls__identity_from_pkcs12(const unsigned char *der, size_t len,
                                      const char *where, const char *pass,
                                      ftls_identity **out, ftls_error *err)
@@ -251,18 +298,9 @@ ftls_code ftls__identity_from_pkcs12(const unsigned char *der, size_t len,
         rc = ftls__err(err, FTLS_E_PARSE, "%s: not a PKCS#12 file", where);
         goto done;
     }
-    if (!PKCS12_verify_mac(p12, pass, -1) &&
-        !(pass == NULL && PKCS12_verify_mac(p12, "", 0))) {
-        rc = ftls__err(err, FTLS_E_PARSE,
-                       "%s: PKCS#12 MAC check failed "
-                       "(wrong or missing passphrase)",
-                       where);
+    if ((rc = pkcs12_parts(p12, der, len, where, pass, &key, &cert, &ca,
+                           err)) != FTLS_OK)
         goto done;
-    }
-    if (!PKCS12_parse(p12, pass ? pass : "", &key, &cert, &ca)) {
-        rc = ftls__err(err, FTLS_E_PARSE, "%s: cannot decrypt PKCS#12", where);
-        goto done;
-    }
     if (cert == NULL || key == NULL) {
         rc = ftls__err(err, FTLS_E_PARSE, "%s: PKCS#12 lacks a %s", where,
                        cert ? "private key" : "certificate");
