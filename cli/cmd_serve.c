@@ -16,7 +16,8 @@
 const struct cli_command cli_cmd_serve = {
     "serve",
     "HTTPS server that hot-reloads identity and client CAs",
-    "usage: freshtls serve --dir DIR [--client-ca PATH] [options]\n"
+    "usage: freshtls serve --dir DIR [--client-ca PATH]\n"
+    "                      [--pass-file FILE | --pass-env VAR] [options]\n"
     "       freshtls serve --mint-ca CADIR [--ca-pass-file FILE | "
     "--ca-pass-env VAR]\n"
     "                      [--insecure-ca-perms] [options]\n"
@@ -26,7 +27,8 @@ const struct cli_command cli_cmd_serve = {
     "tls.key; a Kubernetes secret mount works). Each response names the\n"
     "certificate that was served (subject, serial, generation). With\n"
     "--client-ca (a CA file or directory) clients must present a certificate\n"
-    "issued by it; rejected clients are logged. Both are watched and\n"
+    "issued by it; rejected clients are logged. An encrypted tls.key needs\n"
+    "--pass-file or --pass-env (never a prompt). Both are watched and\n"
     "reloaded on change; each reload is logged. --listen defaults to\n"
     "127.0.0.1:8443; use port 0 for any free port and [::1]:PORT for IPv6.\n"
     "Prints 'listening on ADDR:PORT' when ready.\n\n"
@@ -52,6 +54,7 @@ struct serve_args {
     const char *dir, *client_ca, *mint_ca, *listen, *metrics;
     long max_conns, handshake_s, request_s;
     struct cli_ca_files caf;
+    ftls_identity_options io; /* --pass-file / --pass-env for DIR's key */
 };
 
 static const struct cli_opt g_serve_opts[] = {
@@ -63,6 +66,8 @@ static const struct cli_opt g_serve_opts[] = {
     CLI_LONG("--max-conns", struct serve_args, max_conns, 1, 100000),
     CLI_LONG("--handshake-timeout", struct serve_args, handshake_s, 1, 3600),
     CLI_LONG("--request-timeout", struct serve_args, request_s, 1, 3600),
+    CLI_STR("--pass-file", NULL, struct serve_args, io.passphrase_file),
+    CLI_STR("--pass-env", NULL, struct serve_args, io.passphrase_env),
     CLI_CA_FILE_OPTS(struct serve_args, caf),
     CLI_END,
 };
@@ -258,8 +263,9 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Load a source once (its failure is reported by the caller, once), then
- * log its events. */
+/* Log a source's events (one line each), load it, watch it. 1 on
+ * success; -1 when the load failed (its REJECTED line said why); 0 when
+ * something else failed (app->err says what). */
 static int add_source(struct serve_app *app, ftls_source *src,
                       const char *label)
 {
@@ -267,32 +273,38 @@ static int add_source(struct serve_app *app, ftls_source *src,
     s->src = src;
     s->label = label;
     atomic_init(&s->reload_failures, 0);
-    return ftls_source_reload(src, app->err) == FTLS_OK &&
-           ftls_source_set_event_callback(src, log_event, s) == FTLS_OK &&
-           ftls_watcher_add(app->w, src, app->err) == FTLS_OK;
+    if (ftls_source_set_event_callback(src, log_event, s) != FTLS_OK)
+        return 0;
+    if (ftls_source_reload(src, app->err) != FTLS_OK)
+        return -1;
+    return ftls_watcher_add(app->w, src, app->err) == FTLS_OK;
 }
 
 static int setup_identity(struct serve_app *app, const char *dir,
-                          const char *client_ca)
+                          const char *client_ca,
+                          const ftls_identity_options *io)
 {
     ftls_ctx_template t = {.is_server = 1};
     ftls_source *id = NULL, *cas = NULL;
+    int added = 0;
     if (ftls_watcher_new(NULL, &app->w, app->err) != FTLS_OK ||
-        ftls_source_new_identity_dir(dir, NULL, &id, app->err) != FTLS_OK ||
-        !add_source(app, id, "identity") ||
+        ftls_source_new_identity_dir(dir, io, &id, app->err) != FTLS_OK ||
+        (added = add_source(app, id, "identity")) != 1 ||
         ftls_ctx_factory_new(&t, &app->factory, app->err) != FTLS_OK ||
         ftls_ctx_factory_set_identity(app->factory, id, app->err) != FTLS_OK) {
-        cli_report("cannot load the identity", app->err);
+        if (added != -1) /* a failed load was logged as its REJECTED line */
+            cli_report("cannot load the identity", app->err);
         return 0;
     }
     int d = client_ca != NULL && is_dir(client_ca);
     if (client_ca != NULL &&
         (ftls_source_new_trust(d ? NULL : client_ca, d ? client_ca : NULL, &cas,
                                app->err) != FTLS_OK ||
-         !add_source(app, cas, "client_ca") ||
+         (added = add_source(app, cas, "client_ca")) != 1 ||
          ftls_ctx_factory_set_client_cas(app->factory, cas, app->err) !=
              FTLS_OK)) {
-        cli_report("cannot load the client CAs", app->err);
+        if (added != -1)
+            cli_report("cannot load the client CAs", app->err);
         return 0;
     }
     if (ftls_ctx_factory_build(app->factory, app->err) != FTLS_OK ||
@@ -377,7 +389,7 @@ int cmd_serve(int argc, char **argv)
     if (ftls_error_new(&app.err) != FTLS_OK)
         return CLI_FAIL;
     int ready = a.mint_ca ? (app.mint_ctx = mint_ctx_new(&app)) != NULL
-                          : setup_identity(&app, a.dir, a.client_ca);
+                          : setup_identity(&app, a.dir, a.client_ca, &a.io);
     if (!ready && a.mint_ca)
         cli_report("cannot set up minting", app.err);
     if (ready && listen_both(&a, &tls_fd, &mfd)) {

@@ -112,6 +112,23 @@ json_ok "demo --json" 'd["result"] == "pass" and d["rotations_picked_up"] == 2' 
 mkd "$tmp/ipca"; "$bin" ca init --out "$tmp/ipca/ca" >/dev/null
 "$bin" mint 127.0.0.1 --allow-ip --ca "$tmp/ipca/ca" --key-out "$tmp/ipca/tls.key" > "$tmp/ipca/tls.crt"
 expect 0 'names: +IP:127\.0\.0\.1$' check --dir "$tmp/ipca"
+# serve with an encrypted key: one clear line without a passphrase (the
+# failed load is reported once, not by the log, the event and a summary),
+# and it serves with --pass-file.
+mkd "$tmp/encid"; leaf enc.example "$tmp/encid"
+openssl pkey -in "$tmp/encid/tls.key" -aes256 -passout pass:pw -out "$tmp/encid/k2" && mv "$tmp/encid/k2" "$tmp/encid/tls.key"
+printf 'pw\n' > "$tmp/pw"
+"$bin" serve --dir "$tmp/encid" --listen 127.0.0.1:0 > /dev/null 2> "$tmp/enc.err"; rc=$?
+if [ $rc -eq 1 ] && [ "$(wc -l < "$tmp/enc.err")" -eq 1 ] && grep -q 'encrypted and no passphrase' "$tmp/enc.err"; then
+  echo "ok   serve: an encrypted key without a passphrase is one clear line"; pass=$((pass+1))
+else
+  echo "FAIL serve encrypted key (exit $rc)"; sed 's/^/    /' "$tmp/enc.err"; fail=$((fail+1))
+fi
+"$bin" serve --dir "$tmp/encid" --pass-file "$tmp/pw" --listen 127.0.0.1:0 > "$tmp/enc.out" 2>&1 & spid=$!
+for _ in $(seq 100); do grep -q 'listening on' "$tmp/enc.out" && break; sleep 0.05; done
+grep -q 'listening on' "$tmp/enc.out" && { echo "ok   serve --pass-file decrypts the key"; pass=$((pass+1)); } \
+  || { echo "FAIL serve --pass-file"; cat "$tmp/enc.out"; fail=$((fail+1)); }
+kill -TERM $spid; wait $spid
 expect 0 'usage: freshtls watch' watch --help
 expect 2 'dir is required' watch
 # watch: start, rotate Kubernetes-style, see the reload, stop with SIGTERM.

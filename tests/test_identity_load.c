@@ -534,6 +534,40 @@ static void test_bom_is_skipped_as_openssl_does(void)
     free(bc), free(bk), free(certs), free(key);
 }
 
+static int g_log_lines, g_events;
+static void count_log(ftls_log_level level, const char *msg, void *ud)
+{
+    (void)level, (void)msg, (void)ud;
+    g_log_lines++;
+}
+static void count_event(const ftls_source_event *ev, void *ud)
+{
+    (void)ev, (void)ud;
+    g_events++;
+}
+
+/* Each event is reported once: to the event callback when there is one,
+ * else to the log (both at once printed every failure twice). */
+static void test_event_reported_once(void)
+{
+    ftls_source *s = NULL;
+    REQUIRE(ftls_source_new_identity_memory(NULL, &s, NULL) == FTLS_OK);
+    REQUIRE(ftls_source_set_memory(s, "junk", 4, NULL, 0, NULL) == FTLS_OK);
+    REQUIRE(ftls_log_set_callback(count_log, NULL, FTLS_LOG_DEBUG) == FTLS_OK);
+    REQUIRE(ftls_source_set_event_callback(s, count_event, NULL) == FTLS_OK);
+    g_log_lines = g_events = 0;
+    CHECK_EQ_INT(ftls_source_reload(s, NULL), FTLS_E_PARSE);
+    CHECK_EQ_INT(g_events, 1);
+    CHECK_EQ_INT(g_log_lines, 0);
+    REQUIRE(ftls_source_set_event_callback(s, NULL, NULL) == FTLS_OK);
+    g_log_lines = g_events = 0;
+    CHECK_EQ_INT(ftls_source_reload(s, NULL), FTLS_E_PARSE);
+    CHECK_EQ_INT(g_events, 0);
+    CHECK_EQ_INT(g_log_lines, 1);
+    REQUIRE(ftls_log_set_callback(NULL, NULL, FTLS_LOG_ERROR) == FTLS_OK);
+    ftls_source_free(s);
+}
+
 static void test_expiring_event(void)
 {
     char d[4096];
@@ -639,6 +673,7 @@ int main(void)
     RUN(test_memory_source);
     RUN(test_pem_error_line_numbers);
     RUN(test_bom_is_skipped_as_openssl_does);
+    RUN(test_event_reported_once);
     RUN(test_expiring_event);
     RUN(test_trust_source);
     RUN(test_null_args);

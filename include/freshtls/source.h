@@ -312,6 +312,10 @@ ftls_source_get_status(const ftls_source *src, ftls_source_status *st);
 
 /**
  * @brief Install the event callback (NULL removes it).
+ *
+ * Each event is reported once: to this callback when one is installed,
+ * otherwise to the log (ftls_log_set_callback(): rejected and expired at
+ * error level, loaded at info, the rest at warn).
  * @warning Set it before the source is shared with a watcher thread.
  * @return FTLS_OK, or FTLS_E_INVALID_ARGUMENT when @p src is NULL.
  * @since 0.1.0

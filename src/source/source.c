@@ -189,6 +189,10 @@ void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe,
     for (int i = 0; i < n; i++) {
         ftls_source_event ev = {pe[i].type, s, ftls_source_generation(s),
                                 pe[i].code, pe[i].message};
+        if (s->cb != NULL) { /* once: the application reports it */
+            s->cb(&ev, s->cb_ud);
+            continue;
+        }
         if (pe[i].type == FTLS_EVENT_REJECTED ||
             pe[i].type == FTLS_EVENT_EXPIRED)
             ftls__log(FTLS_LOG_ERROR, "%s: %s", s->desc, pe[i].message);
@@ -196,8 +200,6 @@ void ftls__source_emit(ftls_source *s, const struct ftls__pending_event *pe,
             ftls__log(pe[i].type == FTLS_EVENT_LOADED ? FTLS_LOG_INFO
                                                       : FTLS_LOG_WARN,
                       "%s: %s", s->desc, pe[i].message);
-        if (s->cb != NULL)
-            s->cb(&ev, s->cb_ud);
     }
 }
 
