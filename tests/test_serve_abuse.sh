@@ -58,8 +58,19 @@ attack() { # attack MODE N SECONDS: in the background; waits until open
 }
 
 # ---- idle connections and slowloris against the cap and the deadlines -----
-start main --dir "$tmp/id" --max-conns 64 --handshake-timeout 2 --request-timeout 2
+start main --dir "$tmp/id" --max-conns 64 --handshake-timeout 2 --request-timeout 2 \
+  --metrics 127.0.0.1:0
 [ -n "$port" ] && ok "serve on port $port" || { bad "serve did not start"; cat "$tmp/main.err"; exit 1; }
+mport=$(sed -n 's/^metrics on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/main.out")
+page=$(curl -s --noproxy '*' "http://127.0.0.1:$mport/metrics")
+na=$(date -d "$(openssl x509 -in "$tmp/id/tls.crt" -noout -enddate | cut -d= -f2)" +%s)
+for m in 'freshtls_source_generation{source="identity"} 1' \
+         "freshtls_source_not_after_timestamp_seconds{source=\"identity\"} $na" \
+         'freshtls_source_reload_failures_total{source="identity"} 0'; do
+  grep -qF "$m" <<<"$page" && ok "metrics: $m" || bad "metrics lack '$m'"
+done
+grep -q '^freshtls_source_seconds_to_expiry{source="identity"} [0-9]' <<<"$page" \
+  && ok "metrics: seconds to expiry" || bad "metrics: no seconds to expiry"
 curl -s -o /dev/null --noproxy '*' --cacert "$tmp/ca/ca.crt" \
   --resolve "localhost:$port:127.0.0.1" "https://localhost:$port/"
 sleep 0.5
