@@ -53,7 +53,7 @@ struct loop {
     struct conn *dead; /* closed this round; freed after the event batch */
     long metrics_active;
     int paused, draining, trimmed;
-    int64_t resume_at, drain_until, next_sweep, log_second;
+    int64_t resume_at, drain_until, next_sweep, log_second, trimmed_at;
     int log_budget;
     long log_suppressed;
 };
@@ -387,9 +387,12 @@ static void sweep(struct loop *L, int64_t now)
             watch_fd(L, L->metrics_fd, &g_tag_metrics, EPOLLIN, EPOLL_CTL_MOD);
     }
 #ifdef __GLIBC__
-    if (L->c.active == 0 && L->metrics_active == 0 && !L->trimmed) {
-        malloc_trim(0); /* hand the burst's memory back */
+    /* Idle after a burst: hand its memory back (at most once a second). */
+    if (L->c.active == 0 && L->metrics_active == 0 && !L->trimmed &&
+        now - L->trimmed_at >= 1000) {
+        malloc_trim(0);
         L->trimmed = 1;
+        L->trimmed_at = now;
     }
 #endif
 }

@@ -76,6 +76,8 @@ static void test_name_rules(void)
     }
     /* A numeric last label is an IPv4 number to URL parsers. */
     expect_name("host.123", 0, FTLS_E_NAME_REJECTED, NULL, "last label");
+    expect_name("host.0x1f", 0, FTLS_E_NAME_REJECTED, NULL, "last label");
+    expect_name("host.0xg", 0, FTLS_OK, "host.0xg", NULL);
     expect_name("1.2.3.4.5", 1, FTLS_E_NAME_REJECTED, NULL, "last label");
     expect_name("deadbeef", 0, FTLS_OK, "deadbeef", NULL);
     expect_name("1.2.3.4 x", 1, FTLS_E_NAME_REJECTED, NULL, "not allowed");

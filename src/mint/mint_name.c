@@ -31,12 +31,15 @@ static int is_ip_literal(const char *s, char *canon, size_t n)
     return 0;
 }
 
-/* A last label of digits only is read as an IPv4 number by URL parsers
- * (WHATWG "ends in a number"), so it cannot name a host. */
+/* A last label that URL parsers read as a number (decimal, or 0x hex:
+ * WHATWG's "ends in a number") makes them parse the host as IPv4, so it
+ * cannot name a host. */
 static int last_label_numeric(const char *name)
 {
     const char *last = strrchr(name, '.');
     last = last ? last + 1 : name;
+    if (last[0] == '0' && last[1] == 'x')
+        return last[2 + strspn(last + 2, "0123456789abcdef")] == '\0';
     return *last != '\0' && last[strspn(last, "0123456789")] == '\0';
 }
 
