@@ -60,6 +60,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_mint(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_selftest;
@@ -70,5 +71,6 @@ extern const struct cli_command cli_cmd_serve;
 extern const struct cli_command cli_cmd_demo;
 extern const struct cli_command cli_cmd_ca;
 extern const struct cli_command cli_cmd_mint;
+extern const struct cli_command cli_cmd_exec;
 
 #endif

@@ -14,6 +14,11 @@ if [ -x "$stage/prefix/bin/freshtls" ]; then
   env -u LD_LIBRARY_PATH "$stage/prefix/bin/freshtls" version >/dev/null ||
     { echo "FAIL the installed freshtls does not start"; exit 1; }
   echo "installed tool runs: $stage/prefix/bin/freshtls version"
+  # freshtls exec finds the installed preload shim next to the library.
+  ls "$stage"/prefix/lib*/libfreshtls-preload.so >/dev/null 2>&1 ||
+    { echo "FAIL libfreshtls-preload.so not installed"; exit 1; }
+  env -u LD_LIBRARY_PATH "$stage/prefix/bin/freshtls" exec -- true ||
+    { echo "FAIL the installed freshtls exec cannot run a program"; exit 1; }
 fi
 
 # The man page is installed where man(1) finds it for this prefix.

@@ -21,7 +21,7 @@ if [ "$major" != 14 ]; then
   echo "SKIP $cf is version $major; the style is checked with clang-format 14"
   exit 77
 fi
-files=$(find src include cli tests bench fuzz examples tools \
+files=$(find src include cli shim tests bench fuzz examples tools \
           -name '*.[ch]' ! -name 'fallback_data.*' | sort)
 if [ "${1:-}" = --fix ]; then
   # shellcheck disable=SC2086

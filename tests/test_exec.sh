@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# freshtls exec and the preload shim against unmodified programs from
+# Debian packages, on loopback: openssl s_server (certificate given with
+# --dir) and Python's ssl module (its own files, load_cert_chain) serve a
+# rotated certificate on the next handshake without a restart or a
+# signal; a mismatched key is never served and the log says why; loaded
+# without FRESHTLS_EXEC the shim changes nothing.
+set -u
+bin=${1:?usage: test_exec.sh path/to/freshtls path/to/libfreshtls-preload.so}
+shim=${2:?usage: test_exec.sh path/to/freshtls path/to/libfreshtls-preload.so}
+pass=0 fail=0
+ok() { echo "ok   $*"; pass=$((pass+1)); }
+bad() { echo "FAIL $*"; fail=$((fail+1)); }
+tmp=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+py=/usr/bin/python3; [ -x "$py" ] || py=python3
+
+"$bin" ca init --out "$tmp/ca" >/dev/null || exit 1
+gen() { # gen DIR: a fresh localhost leaf into DIR/tls.{crt,key}; prints its serial
+  mkdir -p "$1"; rm -f "$1/tls.key"
+  "$bin" mint localhost --ca "$tmp/ca" --days 2 --key-out "$1/tls.key" > "$1/tls.crt" 2>/dev/null
+  openssl x509 -in "$1/tls.crt" -noout -serial | cut -d= -f2
+}
+swap() { # swap SECRET GENDIR: Kubernetes-style ..data swap
+  local old; old=$(readlink "$1/..data" 2>/dev/null)
+  ln -s "$(basename "$2")" "$1/..data_tmp" && mv -T "$1/..data_tmp" "$1/..data"
+  [ -e "$1/tls.crt" ] || ln -s ..data/tls.crt "$1/tls.crt"
+  [ -e "$1/tls.key" ] || ln -s ..data/tls.key "$1/tls.key"
+  [ -n "$old" ] && rm -rf "${1:?}/$old"
+}
+free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+served() { # served PORT: the serial a verifying client gets
+  openssl s_client -connect "127.0.0.1:$1" -servername localhost -verify_return_error \
+    -CAfile "$tmp/ca/ca.crt" < /dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null | cut -d= -f2
+}
+wait_serial() { # wait_serial PORT SERIAL: bounded
+  for _ in $(seq 100); do [ "$(served "$1")" = "$2" ] && return 0; sleep 0.05; done
+  return 1
+}
+wait_up() { for _ in $(seq 100); do [ -n "$(served "$1")" ] && return 0; sleep 0.05; done; return 1; }
+
+# ---- openssl s_server, identity named with --dir ----------------------------
+s="$tmp/secret"; mkdir -p "$s"
+g1=$(gen "$s/..g1"); swap "$s" "$s/..g1"
+port=$(free_port)
+"$bin" exec --dir "$s" --log "$tmp/shim.log" --shim "$shim" -- \
+  openssl s_server -accept "127.0.0.1:$port" -cert "$s/tls.crt" -key "$s/tls.key" -www -quiet \
+  > /dev/null 2>&1 &
+pids+=($!)
+wait_up "$port" && [ "$(served "$port")" = "$g1" ] && ok "s_server under freshtls exec serves generation 1" \
+  || bad "s_server did not serve $g1"
+for i in 2 3 4; do
+  gi=$(gen "$s/..g$i"); swap "$s" "$s/..g$i"
+  wait_serial "$port" "$gi" && ok "rotation $i served on the next handshake, no restart, no signal" \
+    || bad "rotation $i not served (got $(served "$port"))"
+done
+# A swap to a key that does not match: never served, the previous stays.
+mkdir -p "$s/..bad"; gen "$s/..bad" >/dev/null
+cp "$s/..g4/tls.crt" "$s/..bad/tls.crt"   # g4's certificate with another key
+swap "$s" "$s/..bad"
+for _ in $(seq 100); do grep -q 'rejected' "$tmp/shim.log" && break; sleep 0.05; done
+[ "$(served "$port")" = "$gi" ] && ok "a mismatched key is not served: generation 4 stays" || bad "mismatch served"
+grep -q '^freshtls-preload: .*rejected .*does not match' "$tmp/shim.log" \
+  && ok "the shim's log says why" || bad "no rejection logged: $(cat "$tmp/shim.log")"
+
+# ---- Python's ssl: the program's own files (load_cert_chain) ----------------
+p="$tmp/pyfiles"; g1=$(gen "$p")
+port=$(free_port)
+cat > "$tmp/srv.py" <<'PY'
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+ls = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+while True:
+    c, _ = ls.accept()
+    try:
+        with ctx.wrap_socket(c, server_side=True) as t:
+            t.recv(1)
+    except (OSError, ssl.SSLError):
+        pass
+PY
+"$bin" exec --log "$tmp/shim2.log" --shim "$shim" -- "$py" "$tmp/srv.py" "$port" "$p/tls.crt" "$p/tls.key" \
+  > /dev/null 2>&1 &
+pids+=($!)
+wait_up "$port" && [ "$(served "$port")" = "$g1" ] && ok "python ssl under freshtls exec" || bad "python server"
+mkdir -p "$tmp/next"; g2=$(gen "$tmp/next")
+mv "$tmp/next/tls.key" "$p/tls.key.new"; mv "$tmp/next/tls.crt" "$p/tls.crt.new"
+mv "$p/tls.key.new" "$p/tls.key"; mv "$p/tls.crt.new" "$p/tls.crt"
+wait_serial "$port" "$g2" && ok "python's own certificate files followed (rename-over)" \
+  || bad "python: rotation not served (got $(served "$port"))"
+
+# ---- inert without freshtls exec ----------------------------------------------
+q="$tmp/inert"; g1=$(gen "$q")
+port=$(free_port)
+LD_PRELOAD="$shim" openssl s_server -accept "127.0.0.1:$port" -cert "$q/tls.crt" -key "$q/tls.key" \
+  -www -quiet > /dev/null 2> "$tmp/inert.err" &
+pids+=($!)
+wait_up "$port"
+mkdir -p "$tmp/next2"; gen "$tmp/next2" >/dev/null
+cp "$tmp/next2/tls.key" "$q/tls.key"; cp "$tmp/next2/tls.crt" "$q/tls.crt"
+sleep 0.5
+[ "$(served "$port")" = "$g1" ] && ! grep -q freshtls-preload "$tmp/inert.err" \
+  && ok "LD_PRELOAD without freshtls exec changes nothing" || bad "the shim acted without FRESHTLS_EXEC"
+
+"$bin" exec --shim "$shim" -- /nonexistent/program 2>/dev/null; rc=$?
+[ $rc -eq 127 ] && ok "a program that cannot run: exit 127" || bad "exit $rc"
+"$bin" exec --shim "$shim" -- sh -c 'exit 7'; rc=$?
+[ $rc -eq 7 ] && ok "the program's exit status is freshtls exec's" || bad "exit $rc"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
