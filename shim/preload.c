@@ -25,6 +25,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +41,12 @@
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *g_log;
 static ftls_watcher *g_watcher;
-static ftls_source *g_explicit; /* from FRESHTLS_DIR / FRESHTLS_CERT+KEY */
-static int g_active = -1;       /* -1 unknown, 0 inert, 1 active */
+static ftls_source *g_explicit;   /* from FRESHTLS_DIR / FRESHTLS_CERT+KEY */
+static _Atomic int g_active = -1; /* -1 unknown, 0 inert, 1 active */
 static int g_ex_idx = -1;
+static _Atomic pid_t g_watcher_pid; /* the process whose thread watches */
+static ftls_source *g_sources[64];  /* every source this process follows */
+static size_t g_nsources;
 static __thread int t_inside; /* our own calls into libssl pass through */
 
 /* What the program loaded into one context. */
@@ -111,6 +115,8 @@ static ftls_source *start_source(ftls_source *src, ftls_error *err)
         ftls_source_free(src);
         return NULL;
     }
+    if (g_nsources < sizeof(g_sources) / sizeof(g_sources[0]))
+        g_sources[g_nsources++] = src;
     return src;
 }
 
@@ -131,6 +137,7 @@ static void init_active(void)
         g_active = 0;
         return;
     }
+    g_watcher_pid = getpid();
     g_ex_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, ex_free);
     const char *dir = getenv("FRESHTLS_DIR"), *crt = getenv("FRESHTLS_CERT"),
                *key = getenv("FRESHTLS_KEY");
@@ -265,4 +272,43 @@ EXPORT int SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
     if (r == 1 && active() && g_explicit != NULL)
         note(ctx, NULL, NULL, 1);
     return r;
+}
+
+/* In a child of fork() (a pre-forking server's worker) no watcher thread
+ * exists: the first SSL_new there starts one over the same sources and
+ * reloads them, so the worker follows changes too. A worker that can no
+ * longer read the files (it dropped privileges) keeps serving what it has
+ * and the REJECTED line says why. */
+static void rewatch_after_fork(void)
+{
+    pthread_mutex_lock(&g_lock);
+    t_inside++;
+    if (g_active == 1 && g_watcher_pid != getpid()) {
+        g_watcher_pid = getpid();
+        ftls_watcher_free(g_watcher); /* the parent's; not joined here */
+        g_watcher = NULL;
+        int ok = ftls_watcher_new(NULL, &g_watcher, NULL) == FTLS_OK;
+        for (size_t i = 0; ok && i < g_nsources; i++) {
+            if (ftls_source_reload(g_sources[i], NULL) != FTLS_OK)
+                say("worker uid %ld: %s did not reload (see the line above); "
+                    "serving the generation it inherited",
+                    (long)geteuid(), ftls_source_describe(g_sources[i]));
+            ok = ftls_watcher_add(g_watcher, g_sources[i], NULL) == FTLS_OK;
+        }
+        ok = ok && ftls_watcher_start(g_watcher, NULL) == FTLS_OK;
+        say("%s after fork: %zu source(s)",
+            ok ? "watching again" : "CANNOT watch", g_nsources);
+    }
+    t_inside--;
+    pthread_mutex_unlock(&g_lock);
+}
+
+typedef SSL *(*ssl_new_fn)(SSL_CTX *);
+
+EXPORT SSL *SSL_new(SSL_CTX *ctx)
+{
+    REAL(SSL_new, ssl_new_fn);
+    if (g_active == 1 && g_watcher_pid != getpid() && t_inside == 0)
+        rewatch_after_fork();
+    return real_SSL_new(ctx);
 }
