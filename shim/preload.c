@@ -23,6 +23,7 @@
  * linked OpenSSL.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -32,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/opensslv.h>
 #include <openssl/ssl.h>
 
 #include <freshtls/freshtls.h>
@@ -120,12 +122,41 @@ static ftls_source *start_source(ftls_source *src, ftls_error *err)
     return src;
 }
 
+/* ---- a second OpenSSL in the process --------------------------------- */
+
+struct libs {
+    char names[4][256];
+    int n;
+};
+
+static int count_libssl(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct libs *l = arg;
+    const char *base = strrchr(info->dlpi_name, '/');
+    base = base ? base + 1 : info->dlpi_name;
+    if (strncmp(base, "libssl.so", 9) == 0 && l->n < 4)
+        snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", info->dlpi_name);
+    return 0;
+}
+
 static void init_active(void)
 {
     const char *on = getenv("FRESHTLS_EXEC");
     g_active = on != NULL && strcmp(on, "1") == 0;
     if (!g_active)
         return;
+    /* A program built for another OpenSSL major loads its own libssl next
+     * to the shim's: its objects must never reach this libfreshtls. */
+    struct libs l = {.n = 0};
+    dl_iterate_phdr(count_libssl, &l);
+    if (l.n > 1) {
+        say("two libssl libraries are loaded (%s and %s): the program uses "
+            "another OpenSSL than this shim (built for %s); inert",
+            l.names[0], l.names[1], OPENSSL_VERSION_TEXT);
+        g_active = 0;
+        return;
+    }
     const char *logf = getenv("FRESHTLS_LOG");
     if (logf != NULL && (g_log = fopen(logf, "ae")) == NULL)
         fprintf(stderr, "freshtls-preload: cannot open FRESHTLS_LOG=%s\n",
