@@ -8,7 +8,9 @@
  * is attached to a freshtls identity source (attach mode: the program's
  * own verification settings stay as they are), and a watcher thread
  * reloads that source whenever its files change, so every new handshake
- * serves the newest valid certificate without a restart or a signal. The
+ * serves the newest valid certificate without a restart or a signal;
+ * processes the program forks (workers, even after dropping privileges)
+ * receive each validated generation from it (handoff.c). The
  * source is either the files the program itself loaded (the paths it gave
  * to the *_file calls), or the ones `freshtls exec` names:
  *   FRESHTLS_DIR=DIR               tls.crt + tls.key (a Kubernetes mount)
@@ -17,10 +19,9 @@
  * stays, and the reason is logged. Log lines go to stderr, or to
  * FRESHTLS_LOG=FILE, each prefixed "freshtls-preload: ".
  *
- * Not yet (see the notes in issue 15): chaining a program's own
- * certificate callback, client trust (SSL_CTX_load_verify_*), processes
- * that drop privileges after loading, and detection of a statically
- * linked OpenSSL.
+ * Not yet (docs/design/shim.md): chaining a program's own certificate
+ * callback, client trust (SSL_CTX_load_verify_*), detection of a
+ * statically linked OpenSSL.
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -38,6 +39,8 @@
 
 #include <freshtls/freshtls.h>
 
+#include "handoff.h"
+
 #define EXPORT __attribute__((visibility("default")))
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -46,9 +49,6 @@ static ftls_watcher *g_watcher;
 static ftls_source *g_explicit;   /* from FRESHTLS_DIR / FRESHTLS_CERT+KEY */
 static _Atomic int g_active = -1; /* -1 unknown, 0 inert, 1 active */
 static int g_ex_idx = -1;
-static _Atomic pid_t g_watcher_pid; /* the process whose thread watches */
-static ftls_source *g_sources[64];  /* every source this process follows */
-static size_t g_nsources;
 static __thread int t_inside; /* our own calls into libssl pass through */
 
 /* What the program loaded into one context. */
@@ -86,6 +86,8 @@ static void on_log(ftls_log_level level, const char *msg, void *ud)
 static void on_event(const ftls_source_event *ev, void *ud)
 {
     (void)ud;
+    if (ev->type == FTLS_EVENT_LOADED)
+        handoff_publish(ev->source);
     if (ev->type == FTLS_EVENT_UNCHANGED)
         return;
     say("%s %s: %s", ftls_source_event_name(ev->type),
@@ -105,7 +107,9 @@ static void ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
     free(f);
 }
 
-/* A source, loaded and watched; NULL (logged) on failure. */
+/* A file source, loaded and watched, and the memory source that serves
+ * its generations in this process and in forked workers (handoff.c);
+ * NULL (logged) on failure. */
 static ftls_source *start_source(ftls_source *src, ftls_error *err)
 {
     if (ftls_source_set_event_callback(src, on_event, NULL) != FTLS_OK ||
@@ -117,9 +121,11 @@ static ftls_source *start_source(ftls_source *src, ftls_error *err)
         ftls_source_free(src);
         return NULL;
     }
-    if (g_nsources < sizeof(g_sources) / sizeof(g_sources[0]))
-        g_sources[g_nsources++] = src;
-    return src;
+    ftls_source *mem = handoff_track(src);
+    if (mem == NULL)
+        say("cannot hand %s over to workers; not attaching",
+            ftls_source_describe(src));
+    return mem;
 }
 
 /* ---- a second OpenSSL in the process --------------------------------- */
@@ -168,7 +174,11 @@ static void init_active(void)
         g_active = 0;
         return;
     }
-    g_watcher_pid = getpid();
+    if (!handoff_init(say)) {
+        say("cannot map the hand-over area; inert");
+        g_active = 0;
+        return;
+    }
     g_ex_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, ex_free);
     const char *dir = getenv("FRESHTLS_DIR"), *crt = getenv("FRESHTLS_CERT"),
                *key = getenv("FRESHTLS_KEY");
@@ -180,8 +190,8 @@ static void init_active(void)
         (!dir && crt && key &&
          ftls_source_new_identity_files(crt, key, NULL, &s, err) == FTLS_OK))
         g_explicit = start_source(s, err);
-    say("active (%s)", g_explicit ? ftls_source_describe(g_explicit)
-                                  : "following the program's own files");
+    say("active (%s)",
+        g_explicit ? (dir ? dir : crt) : "following the program's own files");
     ftls_error_free(err);
 }
 
@@ -229,7 +239,7 @@ static void maybe_attach(SSL_CTX *ctx, struct ctx_files *f)
     ftls_attach_config cfg = {.identities = &id, .n_identities = 1};
     if (src != NULL && ftls_ctx_attach(ctx, &cfg, err) == FTLS_OK) {
         f->attached = 1;
-        say("attached a server context to %s", ftls_source_describe(src));
+        say("attached a server context");
     } else if (src != NULL) {
         say("cannot attach: %s", ftls_error_message(err));
     }
@@ -305,41 +315,12 @@ EXPORT int SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
     return r;
 }
 
-/* In a child of fork() (a pre-forking server's worker) no watcher thread
- * exists: the first SSL_new there starts one over the same sources and
- * reloads them, so the worker follows changes too. A worker that can no
- * longer read the files (it dropped privileges) keeps serving what it has
- * and the REJECTED line says why. */
-static void rewatch_after_fork(void)
-{
-    pthread_mutex_lock(&g_lock);
-    t_inside++;
-    if (g_active == 1 && g_watcher_pid != getpid()) {
-        g_watcher_pid = getpid();
-        ftls_watcher_free(g_watcher); /* the parent's; not joined here */
-        g_watcher = NULL;
-        int ok = ftls_watcher_new(NULL, &g_watcher, NULL) == FTLS_OK;
-        for (size_t i = 0; ok && i < g_nsources; i++) {
-            if (ftls_source_reload(g_sources[i], NULL) != FTLS_OK)
-                say("worker uid %ld: %s did not reload (see the line above); "
-                    "serving the generation it inherited",
-                    (long)geteuid(), ftls_source_describe(g_sources[i]));
-            ok = ftls_watcher_add(g_watcher, g_sources[i], NULL) == FTLS_OK;
-        }
-        ok = ok && ftls_watcher_start(g_watcher, NULL) == FTLS_OK;
-        say("%s after fork: %zu source(s)",
-            ok ? "watching again" : "CANNOT watch", g_nsources);
-    }
-    t_inside--;
-    pthread_mutex_unlock(&g_lock);
-}
-
 typedef SSL *(*ssl_new_fn)(SSL_CTX *);
 
 EXPORT SSL *SSL_new(SSL_CTX *ctx)
 {
     REAL(SSL_new, ssl_new_fn);
-    if (g_active == 1 && g_watcher_pid != getpid() && t_inside == 0)
-        rewatch_after_fork();
+    if (g_active == 1 && t_inside == 0)
+        handoff_refresh(); /* a generation the reader published */
     return real_SSL_new(ctx);
 }
