@@ -113,6 +113,15 @@ done:
     ftls_identity_free(id);
 }
 
+/* The file source reports every event; its memory twin only refusals. */
+static void mem_event(const ftls_source_event *ev, void *ud)
+{
+    (void)ud;
+    if (ev->type == FTLS_EVENT_REJECTED)
+        g_say("pid %ld: refused a handed-over generation: %s", (long)getpid(),
+              ev->message);
+}
+
 ftls_source *handoff_track(ftls_source *file)
 {
     size_t n = atomic_load(&g_n);
@@ -120,6 +129,10 @@ ftls_source *handoff_track(ftls_source *file)
     if (g_slots == NULL || n >= SLOTS ||
         ftls_source_new_identity_memory(NULL, &mem, NULL) != FTLS_OK)
         return NULL;
+    if (ftls_source_set_event_callback(mem, mem_event, NULL) != FTLS_OK) {
+        ftls_source_free(mem);
+        return NULL;
+    }
     g_t[n].file = file;
     g_t[n].mem = mem;
     atomic_init(&g_t[n].seen, 0);
@@ -175,11 +188,15 @@ void handoff_refresh(void)
         ftls_error *err = NULL;
         if (ftls_error_new(&err) != FTLS_OK)
             err = NULL;
-        if (ftls_source_set_memory(t->mem, pem, len, NULL, 0, err) != FTLS_OK ||
-            ftls_source_reload(t->mem, err) != FTLS_OK)
-            g_say("pid %ld: the handed-over generation of %s was refused: %s",
+        /* A refused generation is logged by mem_event; the previous one
+         * stays published here, as everywhere. */
+        if (ftls_source_set_memory(t->mem, pem, len, NULL, 0, err) != FTLS_OK)
+            g_say("pid %ld: cannot take the generation of %s: %s",
                   (long)getpid(), ftls_source_describe(t->file),
                   ftls_error_message(err));
+        else if (ftls_source_reload(t->mem, NULL) != FTLS_OK)
+            g_say("pid %ld: keeping the previous generation of %s",
+                  (long)getpid(), ftls_source_describe(t->file));
         atomic_store(&t->seen, gen);
         ftls_error_free(err);
         OPENSSL_cleanse(pem, len);
