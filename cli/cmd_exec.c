@@ -12,15 +12,20 @@
 const struct cli_command cli_cmd_exec = {
     "exec",
     "run an unmodified OpenSSL program with hot-reloaded certificates",
-    "usage: freshtls exec [--dir DIR | --cert FILE --key FILE] [--log FILE]\n"
-    "                     [--shim PATH] -- PROGRAM [ARGS...]\n\n"
+    "usage: freshtls exec [--dir DIR | --cert FILE --key FILE]\n"
+    "                     [--roots system|FILE] [--client-ca FILE]\n"
+    "                     [--log FILE] [--shim PATH] -- PROGRAM [ARGS...]\n\n"
     "Runs PROGRAM with libfreshtls-preload.so loaded (LD_PRELOAD). Every\n"
     "server context that gets a certificate and key is attached to a\n"
     "freshtls identity source and every new handshake serves the newest\n"
     "valid one, without a restart or a signal: the program's own files (the\n"
     "paths it passes to SSL_CTX_use_certificate_chain_file and\n"
     "SSL_CTX_use_PrivateKey_file), or with --dir (tls.crt, tls.key; a\n"
-    "Kubernetes secret mount) or --cert/--key the files named here. A new\n"
+    "Kubernetes secret mount) or --cert/--key the files named here. Trust\n"
+    "the same way: the program's verify paths (SSL_CTX_load_verify_*, and\n"
+    "SSL_CTX_set_default_verify_paths: the system store, SSL_CERT_FILE and\n"
+    "SSL_CERT_DIR honoured) become live, or --roots for client contexts and\n"
+    "--client-ca for servers that verify clients. A new\n"
     "generation is validated first; a bad one is never served, the previous\n"
     "one stays and the reason is logged (stderr, or --log FILE; lines start\n"
     "with 'freshtls-preload:'). --shim names the library when it is not\n"
@@ -29,7 +34,7 @@ const struct cli_command cli_cmd_exec = {
 };
 
 struct exec_args {
-    const char *dir, *cert, *key, *log, *shim;
+    const char *dir, *cert, *key, *log, *shim, *roots, *client_ca;
 };
 
 static const struct cli_opt g_exec_opts[] = {
@@ -38,6 +43,8 @@ static const struct cli_opt g_exec_opts[] = {
     CLI_STR("--key", NULL, struct exec_args, key),
     CLI_STR("--log", NULL, struct exec_args, log),
     CLI_STR("--shim", NULL, struct exec_args, shim),
+    CLI_STR("--roots", NULL, struct exec_args, roots),
+    CLI_STR("--client-ca", NULL, struct exec_args, client_ca),
     CLI_END,
 };
 
@@ -76,10 +83,12 @@ static int set_env(const struct exec_args *a, const char *shim)
     const char *prev = getenv("LD_PRELOAD");
     snprintf(preload, sizeof(preload), "%s%s%s", shim, prev ? ":" : "",
              prev ? prev : "");
-    const char *names[] = {"FRESHTLS_DIR", "FRESHTLS_CERT", "FRESHTLS_KEY",
-                           "FRESHTLS_LOG"};
-    const char *values[] = {a->dir, a->cert, a->key, a->log};
-    for (size_t i = 0; i < 4; i++)
+    const char *names[] = {"FRESHTLS_DIR",   "FRESHTLS_CERT",
+                           "FRESHTLS_KEY",   "FRESHTLS_LOG",
+                           "FRESHTLS_ROOTS", "FRESHTLS_CLIENT_CA"};
+    const char *values[] = {a->dir, a->cert,  a->key,
+                            a->log, a->roots, a->client_ca};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (values[i] != NULL ? setenv(names[i], values[i], 1) != 0
                               : unsetenv(names[i]) != 0)
             return 0;

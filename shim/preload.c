@@ -15,13 +15,18 @@
  * to the *_file calls), or the ones `freshtls exec` names:
  *   FRESHTLS_DIR=DIR               tls.crt + tls.key (a Kubernetes mount)
  *   FRESHTLS_CERT=F FRESHTLS_KEY=F explicit files
+ * Trust likewise: the program's verify paths (SSL_CTX_load_verify_*,
+ * SSL_CTX_set_default_verify_paths: the system store) become trust
+ * sources, or FRESHTLS_ROOTS=system|FILE for clients and
+ * FRESHTLS_CLIENT_CA=FILE for servers that verify clients. A context is
+ * attached at its first SSL_new(), when its configuration is complete;
+ * interposers live in interpose.c.
  * A generation that fails validation is never served: the previous one
  * stays, and the reason is logged. Log lines go to stderr, or to
  * FRESHTLS_LOG=FILE, each prefixed "freshtls-preload: ".
  *
  * Not yet (docs/design/shim.md): chaining a program's own certificate
- * callback, client trust (SSL_CTX_load_verify_*), detection of a
- * statically linked OpenSSL.
+ * callback, detection of a statically linked OpenSSL.
  */
 #include <dlfcn.h>
 #include <link.h>
@@ -40,25 +45,27 @@
 #include <freshtls/freshtls.h>
 
 #include "handoff.h"
-
-#define EXPORT __attribute__((visibility("default")))
+#include "shim.h"
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *g_log;
-static ftls_watcher *g_watcher;
-static ftls_source *g_explicit;   /* from FRESHTLS_DIR / FRESHTLS_CERT+KEY */
+static ftls_watcher *g_watcher;   /* identity files, in the reader process */
+static ftls_source *g_explicit;   /* memory twin of FRESHTLS_DIR / CERT+KEY */
 static _Atomic int g_active = -1; /* -1 unknown, 0 inert, 1 active */
 static int g_ex_idx = -1;
 static __thread int t_inside; /* our own calls into libssl pass through */
 
-/* What the program loaded into one context. */
-struct ctx_files {
-    char *cert, *key;
-    int attached;
-    ftls_source *src; /* per-context source (program's own files) */
+/* What the program did to one context. */
+struct ctx_state {
+    char *cert, *key;   /* identity files it loaded */
+    int has_cert;       /* a certificate was set, however */
+    ftls_source *id;    /* memory twin serving its identity */
+    char *files, *dirs; /* verify paths, colon-joined */
+    int system;         /* SSL_CTX_set_default_verify_paths */
+    int attached;       /* attach decided (in this process's copy) */
 };
 
-__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
+void shim_say(const char *fmt, ...)
 {
     char when[32];
     time_t now = time(NULL);
@@ -80,7 +87,7 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 static void on_log(ftls_log_level level, const char *msg, void *ud)
 {
     (void)ud;
-    say("%s: %s", ftls_log_level_name(level), msg);
+    shim_say("%s: %s", ftls_log_level_name(level), msg);
 }
 
 static void on_event(const ftls_source_event *ev, void *ud)
@@ -88,47 +95,43 @@ static void on_event(const ftls_source_event *ev, void *ud)
     (void)ud;
     if (ev->type == FTLS_EVENT_LOADED)
         handoff_publish(ev->source);
-    if (ev->type == FTLS_EVENT_UNCHANGED)
-        return;
-    say("%s %s: %s", ftls_source_event_name(ev->type),
-        ftls_source_describe(ev->source), ev->message);
+    if (ev->type != FTLS_EVENT_UNCHANGED)
+        shim_say("%s %s: %s", ftls_source_event_name(ev->type),
+                 ftls_source_describe(ev->source), ev->message);
 }
 
 static void ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
                     long argl, void *argp)
 {
     (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-    struct ctx_files *f = ptr;
-    if (f == NULL)
+    struct ctx_state *st = ptr;
+    if (st == NULL)
         return;
-    free(f->cert);
-    free(f->key);
-    /* f->src stays: the watcher and the attachment may still use it. */
-    free(f);
+    free(st->cert), free(st->key), free(st->files), free(st->dirs);
+    /* Sources stay: watchers and handed-over slots may still use them. */
+    free(st);
 }
 
-/* A file source, loaded and watched, and the memory source that serves
- * its generations in this process and in forked workers (handoff.c);
+/* An identity file source, loaded and watched here (the reader), and the
+ * memory twin that serves it in this process and in forked workers;
  * NULL (logged) on failure. */
-static ftls_source *start_source(ftls_source *src, ftls_error *err)
+static ftls_source *start_identity(ftls_source *src, ftls_error *err)
 {
     if (ftls_source_set_event_callback(src, on_event, NULL) != FTLS_OK ||
         ftls_source_reload(src, err) != FTLS_OK ||
         ftls_watcher_add(g_watcher, src, err) != FTLS_OK) {
         if (ftls_error_code(err) != FTLS_OK)
-            say("not attaching %s: %s", ftls_source_describe(src),
-                ftls_error_message(err));
+            shim_say("not following %s: %s", ftls_source_describe(src),
+                     ftls_error_message(err));
         ftls_source_free(src);
         return NULL;
     }
     ftls_source *mem = handoff_track(src);
     if (mem == NULL)
-        say("cannot hand %s over to workers; not attaching",
-            ftls_source_describe(src));
+        shim_say("cannot hand %s over to workers; not following it",
+                 ftls_source_describe(src));
     return mem;
 }
-
-/* ---- a second OpenSSL in the process --------------------------------- */
 
 struct libs {
     char names[4][256];
@@ -146,36 +149,35 @@ static int count_libssl(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
+/* A program built for another OpenSSL major loads its own libssl next to
+ * the shim's: its objects must never reach this libfreshtls. */
+static int one_openssl(void)
+{
+    struct libs l = {.n = 0};
+    dl_iterate_phdr(count_libssl, &l);
+    if (l.n > 1)
+        shim_say("two libssl libraries are loaded (%s and %s): the program "
+                 "uses another OpenSSL than this shim (built for %s); inert",
+                 l.names[0], l.names[1], OPENSSL_VERSION_TEXT);
+    return l.n <= 1;
+}
+
 static void init_active(void)
 {
     const char *on = getenv("FRESHTLS_EXEC");
     g_active = on != NULL && strcmp(on, "1") == 0;
     if (!g_active)
         return;
-    /* A program built for another OpenSSL major loads its own libssl next
-     * to the shim's: its objects must never reach this libfreshtls. */
-    struct libs l = {.n = 0};
-    dl_iterate_phdr(count_libssl, &l);
-    if (l.n > 1) {
-        say("two libssl libraries are loaded (%s and %s): the program uses "
-            "another OpenSSL than this shim (built for %s); inert",
-            l.names[0], l.names[1], OPENSSL_VERSION_TEXT);
-        g_active = 0;
-        return;
-    }
     const char *logf = getenv("FRESHTLS_LOG");
     if (logf != NULL && (g_log = fopen(logf, "ae")) == NULL)
         fprintf(stderr, "freshtls-preload: cannot open FRESHTLS_LOG=%s\n",
                 logf);
-    if (ftls_log_set_callback(on_log, NULL, FTLS_LOG_WARN) != FTLS_OK ||
+    if (!one_openssl() ||
+        ftls_log_set_callback(on_log, NULL, FTLS_LOG_WARN) != FTLS_OK ||
         ftls_watcher_new(NULL, &g_watcher, NULL) != FTLS_OK ||
-        ftls_watcher_start(g_watcher, NULL) != FTLS_OK) {
-        say("cannot start the watcher; inert");
-        g_active = 0;
-        return;
-    }
-    if (!handoff_init(say)) {
-        say("cannot map the hand-over area; inert");
+        ftls_watcher_start(g_watcher, NULL) != FTLS_OK ||
+        !handoff_init(shim_say)) {
+        shim_say("cannot start (watcher or hand-over area); inert");
         g_active = 0;
         return;
     }
@@ -189,14 +191,16 @@ static void init_active(void)
     if ((dir && ftls_source_new_identity_dir(dir, NULL, &s, err) == FTLS_OK) ||
         (!dir && crt && key &&
          ftls_source_new_identity_files(crt, key, NULL, &s, err) == FTLS_OK))
-        g_explicit = start_source(s, err);
-    say("active (%s)",
-        g_explicit ? (dir ? dir : crt) : "following the program's own files");
+        g_explicit = start_identity(s, err);
+    shim_say("active (%s)", g_explicit ? (dir ? dir : crt)
+                                       : "following the program's own files");
     ftls_error_free(err);
 }
 
-static int active(void)
+int shim_active(void)
 {
+    if (g_active == 0)
+        return 0;
     pthread_mutex_lock(&g_lock);
     if (g_active < 0) {
         t_inside++;
@@ -208,119 +212,153 @@ static int active(void)
     return a;
 }
 
-static struct ctx_files *files_of(SSL_CTX *ctx)
+static struct ctx_state *state_of(SSL_CTX *ctx)
 {
-    struct ctx_files *f = SSL_CTX_get_ex_data(ctx, g_ex_idx);
-    if (f == NULL && (f = calloc(1, sizeof(*f))) != NULL &&
-        !SSL_CTX_set_ex_data(ctx, g_ex_idx, f)) {
-        free(f);
-        f = NULL;
+    struct ctx_state *st = SSL_CTX_get_ex_data(ctx, g_ex_idx);
+    if (st == NULL && (st = calloc(1, sizeof(*st))) != NULL &&
+        !SSL_CTX_set_ex_data(ctx, g_ex_idx, st)) {
+        free(st);
+        st = NULL;
     }
-    return f;
+    return st;
 }
 
-/* Attach `ctx` once it has a certificate and a key, to the explicit
- * source or to one over the program's own files. */
-static void maybe_attach(SSL_CTX *ctx, struct ctx_files *f)
+static void replace(char **slot, const char *v)
 {
-    if (f->attached || (g_explicit == NULL && (!f->cert || !f->key)))
+    if (v == NULL)
         return;
-    ftls_error *err = NULL;
-    if (ftls_error_new(&err) != FTLS_OK)
-        err = NULL; /* the calls below accept NULL */
-    ftls_source *src = g_explicit;
-    if (src == NULL) {
-        ftls_source *s = NULL;
-        if (ftls_source_new_identity_files(f->cert, f->key, NULL, &s, err) ==
-            FTLS_OK)
-            src = f->src = start_source(s, err);
-    }
-    ftls_attach_identity id = {NULL, src};
-    ftls_attach_config cfg = {.identities = &id, .n_identities = 1};
-    if (src != NULL && ftls_ctx_attach(ctx, &cfg, err) == FTLS_OK) {
-        f->attached = 1;
-        say("attached a server context");
-    } else if (src != NULL) {
-        say("cannot attach: %s", ftls_error_message(err));
-    }
-    ftls_error_free(err);
+    free(*slot);
+    *slot = strdup(v);
 }
 
-static void note(SSL_CTX *ctx, const char *cert, const char *key, int any)
+/* The identity source for st once it has what it needs (reader only). */
+static void identity_ready(struct ctx_state *st)
+{
+    if (st->id != NULL || st->attached)
+        return;
+    if (g_explicit != NULL && st->has_cert) {
+        st->id = g_explicit;
+    } else if (st->cert != NULL && st->key != NULL) {
+        ftls_source *s = NULL;
+        ftls_error *err = NULL;
+        if (ftls_error_new(&err) != FTLS_OK)
+            err = NULL;
+        if (ftls_source_new_identity_files(st->cert, st->key, NULL, &s, err) ==
+            FTLS_OK)
+            st->id = start_identity(s, err);
+        ftls_error_free(err);
+    }
+}
+
+void shim_note_identity(SSL_CTX *ctx, const char *cert, const char *key)
 {
     pthread_mutex_lock(&g_lock);
     t_inside++;
-    struct ctx_files *f = files_of(ctx);
-    if (f != NULL) {
-        if (cert != NULL) {
-            free(f->cert);
-            f->cert = strdup(cert);
-        }
-        if (key != NULL) {
-            free(f->key);
-            f->key = strdup(key);
-        }
-        if (any || f->key != NULL)
-            maybe_attach(ctx, f);
+    struct ctx_state *st = state_of(ctx);
+    if (st != NULL) {
+        replace(&st->cert, cert);
+        replace(&st->key, key);
+        st->has_cert |= cert != NULL;
+        identity_ready(st);
     }
     t_inside--;
     pthread_mutex_unlock(&g_lock);
 }
 
-#define REAL(name, type)                                                       \
-    static type real_##name;                                                   \
-    if (real_##name == NULL)                                                   \
-        real_##name = (type)dlsym(RTLD_NEXT, #name);
-
-typedef int (*chain_file_fn)(SSL_CTX *, const char *);
-typedef int (*typed_file_fn)(SSL_CTX *, const char *, int);
-typedef int (*use_cert_fn)(SSL_CTX *, X509 *);
-
-EXPORT int SSL_CTX_use_certificate_chain_file(SSL_CTX *ctx, const char *file)
+void shim_note_certificate(SSL_CTX *ctx)
 {
-    REAL(SSL_CTX_use_certificate_chain_file, chain_file_fn);
-    int r = real_SSL_CTX_use_certificate_chain_file(ctx, file);
-    if (r == 1 && active())
-        note(ctx, file, NULL, 0);
-    return r;
+    pthread_mutex_lock(&g_lock);
+    t_inside++;
+    struct ctx_state *st = state_of(ctx);
+    if (st != NULL) {
+        st->has_cert = 1;
+        identity_ready(st);
+    }
+    t_inside--;
+    pthread_mutex_unlock(&g_lock);
 }
 
-EXPORT int SSL_CTX_use_certificate_file(SSL_CTX *ctx, const char *file,
-                                        int type)
+static void append(char **list, const char *v)
 {
-    REAL(SSL_CTX_use_certificate_file, typed_file_fn);
-    int r = real_SSL_CTX_use_certificate_file(ctx, file, type);
-    if (r == 1 && type == SSL_FILETYPE_PEM && active())
-        note(ctx, file, NULL, 0);
-    return r;
+    if (v == NULL)
+        return;
+    size_t n = *list ? strlen(*list) : 0, m = strlen(v);
+    char *p = realloc(*list, n + m + 2);
+    if (p == NULL)
+        return;
+    if (n)
+        p[n++] = ':';
+    memcpy(p + n, v, m + 1);
+    *list = p;
 }
 
-EXPORT int SSL_CTX_use_PrivateKey_file(SSL_CTX *ctx, const char *file, int type)
+void shim_note_trust(SSL_CTX *ctx, const char *file, const char *dir,
+                     int system)
 {
-    REAL(SSL_CTX_use_PrivateKey_file, typed_file_fn);
-    int r = real_SSL_CTX_use_PrivateKey_file(ctx, file, type);
-    if (r == 1 && type == SSL_FILETYPE_PEM && active())
-        note(ctx, NULL, file, 0);
-    return r;
+    pthread_mutex_lock(&g_lock);
+    t_inside++;
+    struct ctx_state *st = state_of(ctx);
+    if (st != NULL) {
+        append(&st->files, file);
+        append(&st->dirs, dir);
+        st->system |= system;
+    }
+    t_inside--;
+    pthread_mutex_unlock(&g_lock);
 }
 
-/* Certificates loaded by the program itself (openssl s_server does): only
- * an explicitly named source can follow them. */
-EXPORT int SSL_CTX_use_certificate(SSL_CTX *ctx, X509 *x)
+/* The trust to attach: freshtls exec's, else the program's own. */
+static ftls_source *trust_for(const struct ctx_state *st, int server)
 {
-    REAL(SSL_CTX_use_certificate, use_cert_fn);
-    int r = real_SSL_CTX_use_certificate(ctx, x);
-    if (r == 1 && active() && g_explicit != NULL)
-        note(ctx, NULL, NULL, 1);
-    return r;
+    const char *named =
+        getenv(server ? "FRESHTLS_CLIENT_CA" : "FRESHTLS_ROOTS");
+    if (named != NULL)
+        return strcmp(named, "system") == 0 ? shim_trust_source(NULL, NULL, 1)
+                                            : shim_trust_source(named, NULL, 0);
+    if (st->files != NULL || st->dirs != NULL)
+        return shim_trust_source(st->files, st->dirs, 0);
+    return st->system ? shim_trust_source(NULL, NULL, 1) : NULL;
 }
 
-typedef SSL *(*ssl_new_fn)(SSL_CTX *);
-
-EXPORT SSL *SSL_new(SSL_CTX *ctx)
+/* First SSL_new on ctx: attach what was noted. A server verifies clients
+ * against its trust only when it asks for client certificates. */
+static void attach(SSL_CTX *ctx, struct ctx_state *st)
 {
-    REAL(SSL_new, ssl_new_fn);
-    if (g_active == 1 && t_inside == 0)
-        handoff_refresh(); /* a generation the reader published */
-    return real_SSL_new(ctx);
+    st->attached = 1;
+    int server = st->has_cert;
+    int verifies = (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) != 0;
+    ftls_source *trust = (!server || verifies) ? trust_for(st, server) : NULL;
+    if (st->id == NULL && trust == NULL)
+        return;
+    ftls_attach_identity id = {NULL, st->id};
+    ftls_attach_config cfg = {.identities = st->id ? &id : NULL,
+                              .n_identities = st->id != NULL};
+    if (server)
+        cfg.client_cas = trust;
+    else
+        cfg.roots = trust;
+    ftls_error *err = NULL;
+    if (ftls_error_new(&err) != FTLS_OK)
+        err = NULL;
+    if (ftls_ctx_attach(ctx, &cfg, err) == FTLS_OK)
+        shim_say("attached a %s context (%s%s%s)", server ? "server" : "client",
+                 st->id ? "identity" : "", st->id && trust ? ", " : "",
+                 trust ? (server ? "client CAs" : "roots") : "");
+    else
+        shim_say("cannot attach: %s", ftls_error_message(err));
+    ftls_error_free(err);
+}
+
+void shim_before_ssl_new(SSL_CTX *ctx)
+{
+    handoff_refresh(); /* generations the reader published */
+    struct ctx_state *st = SSL_CTX_get_ex_data(ctx, g_ex_idx);
+    if (st != NULL && st->attached)
+        return; /* the common case, without the lock */
+    pthread_mutex_lock(&g_lock);
+    t_inside++;
+    if ((st = state_of(ctx)) != NULL && !st->attached)
+        attach(ctx, st);
+    t_inside--;
+    pthread_mutex_unlock(&g_lock);
 }

@@ -154,6 +154,52 @@ else
   echo "# not root: the privilege-drop case is not exercised"
 fi
 
+# ---- trust: a long-running Python client (create_default_context, the
+# system store = SSL_CERT_DIR) trusts a root added to the directory and
+# drops a removed one, on its next connection.
+t="$tmp/trustsrv"; gen "$t" >/dev/null
+port=$(free_port)
+openssl s_server -accept "127.0.0.1:$port" -cert "$t/tls.crt" -key "$t/tls.key" -www -quiet >/dev/null 2>&1 &
+pids+=($!)
+wait_up "$port"
+cd_dir="$tmp/certdir"; mkdir -p "$cd_dir"
+"$bin" ca init --out "$tmp/other" >/dev/null && cp "$tmp/other/ca.crt" "$cd_dir/other.pem"
+cat > "$tmp/client.py" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.create_default_context()
+end = time.monotonic() + 25
+while time.monotonic() < end:
+    try:
+        with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
+            with ctx.wrap_socket(s, server_hostname="localhost"):
+                print("ok", flush=True)
+    except (OSError, ssl.SSLError):
+        print("fail", flush=True)
+    time.sleep(0.1)
+PY
+SSL_CERT_DIR="$cd_dir" "$bin" exec --log "$tmp/shim5.log" --shim "$shim" -- \
+  "$py" "$tmp/client.py" "$port" > "$tmp/client.out" 2>&1 &
+cpid=$!; pids+=($cpid)
+sleep 1
+before=$(tail -1 "$tmp/client.out")
+cp "$tmp/ca/ca.crt" "$cd_dir/test-ca.pem"
+for _ in $(seq 100); do [ "$(tail -1 "$tmp/client.out")" = ok ] && break; sleep 0.05; done
+added=$(tail -1 "$tmp/client.out")
+rm -f "$cd_dir/test-ca.pem"
+for _ in $(seq 100); do [ "$(tail -1 "$tmp/client.out")" = fail ] && break; sleep 0.05; done
+removed=$(tail -1 "$tmp/client.out")
+kill "$cpid" 2>/dev/null
+[ "$before" = fail ] && [ "$added" = ok ] && [ "$removed" = fail ] \
+  && ok "python client: a root added to SSL_CERT_DIR is trusted, a removed one dropped, no restart" \
+  || bad "python trust: before=$before added=$added removed=$removed; $(cat "$tmp/shim5.log")"
+
+# openssl s_client, one process per connection, with --roots FILE.
+sc() { echo | "$bin" exec --shim "$shim" --roots "$1" -- openssl s_client -connect "127.0.0.1:$port" \
+         -servername localhost -verify_return_error -verify 2 2>&1 | grep -q 'Verify return code: 0 (ok)'; }
+sc "$tmp/ca/ca.crt" && ok "s_client with --roots (the test CA) verifies" || bad "s_client --roots"
+sc "$tmp/other/ca.crt" && bad "s_client verified against the wrong roots" \
+  || ok "s_client with --roots (another CA) refuses"
+
 # ---- inert without freshtls exec ----------------------------------------------
 q="$tmp/inert"; g1=$(gen "$q")
 port=$(free_port)
@@ -167,6 +213,8 @@ sleep 0.5
 [ "$(served "$port")" = "$g1" ] && ! grep -q freshtls-preload "$tmp/inert.err" \
   && ok "LD_PRELOAD without freshtls exec changes nothing" || bad "the shim acted without FRESHTLS_EXEC"
 
+out=$("$bin" exec --shim "$shim" -- echo plain 2>&1)
+[ "$out" = plain ] && ok "a program without TLS behaves exactly as without the shim" || bad "no-TLS program: $out"
 "$bin" exec --shim "$shim" -- /nonexistent/program 2>/dev/null; rc=$?
 [ $rc -eq 127 ] && ok "a program that cannot run: exit 127" || bad "exit $rc"
 "$bin" exec --shim "$shim" -- sh -c 'exit 7'; rc=$?
