@@ -83,20 +83,28 @@ static double round_median(SSL_CTX *cctx, int port)
     return bench_median(v, PER_ROUND);
 }
 
-int main(void)
+/* CA and leaf files in dir; 1 on success. */
+static int write_pki(const char *dir, char *crt, char *key, char *ca)
 {
-    char *dir = tu_tmpdir(), crt[4200], key[4200], ca[4200];
     EVP_PKEY *kca = tu_key(), *kl = tu_key();
     struct tu_cert_opts co = {.cn = "Bench CA", .ca = 1, .lifetime = 86400};
     X509 *cax = tu_cert(&co, kca, NULL, NULL);
     X509 *leaf = tu_leaf("localhost", "localhost", NULL, "serverAuth", -60,
                          86400, kl, cax, kca);
     X509 *chain[2] = {leaf, cax};
-    snprintf(crt, sizeof(crt), "%s/tls.crt", dir);
-    snprintf(key, sizeof(key), "%s/tls.key", dir);
-    snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
-    if (!leaf || !tu_write_certs(crt, "w", chain, 2) ||
-        !tu_write_key(key, kl) || !tu_write_certs(ca, "w", &cax, 1))
+    snprintf(crt, 4200, "%s/tls.crt", dir);
+    snprintf(key, 4200, "%s/tls.key", dir);
+    snprintf(ca, 4200, "%s/ca.crt", dir);
+    int ok = leaf && tu_write_certs(crt, "w", chain, 2) &&
+             tu_write_key(key, kl) && tu_write_certs(ca, "w", &cax, 1);
+    X509_free(leaf), X509_free(cax), EVP_PKEY_free(kl), EVP_PKEY_free(kca);
+    return ok;
+}
+
+int main(void)
+{
+    char *dir = tu_tmpdir(), crt[4200], key[4200], ca[4200];
+    if (dir == NULL || !write_pki(dir, crt, key, ca))
         return 1;
     char p1[16], p2[16];
     snprintf(p1, sizeof(p1), "%d", free_port());
@@ -141,7 +149,6 @@ int main(void)
     bench_line("preload.handshake.shim", shim_ns / 1e3, "us");
     bench_ratio("preload.handshake_vs_plain", shim_ns, plain_ns);
     SSL_CTX_free(cctx);
-    X509_free(leaf), X509_free(cax), EVP_PKEY_free(kl), EVP_PKEY_free(kca);
     tu_rmrf(dir);
     free(dir);
     return 0;

@@ -231,6 +231,35 @@ static void replace(char **slot, const char *v)
     *slot = strdup(v);
 }
 
+/* Files already followed (a server that rebuilds its contexts on its own
+ * reload signal loads the same pair again): one source per pair. */
+static struct pair {
+    char *cert, *key;
+    ftls_source *twin;
+} g_pairs[8];
+static size_t g_npairs;
+
+static ftls_source *known_pair(const char *cert, const char *key)
+{
+    for (size_t i = 0; i < g_npairs; i++)
+        if (strcmp(g_pairs[i].cert, cert) == 0 &&
+            strcmp(g_pairs[i].key, key) == 0)
+            return g_pairs[i].twin;
+    return NULL;
+}
+
+static void remember_pair(const char *cert, const char *key, ftls_source *twin)
+{
+    if (g_npairs == sizeof(g_pairs) / sizeof(g_pairs[0]))
+        return;
+    char *c = strdup(cert), *k = strdup(key);
+    if (c == NULL || k == NULL) {
+        free(c), free(k);
+        return;
+    }
+    g_pairs[g_npairs++] = (struct pair){c, k, twin};
+}
+
 /* The identity source for st once it has what it needs (reader only). */
 static void identity_ready(struct ctx_state *st)
 {
@@ -238,14 +267,16 @@ static void identity_ready(struct ctx_state *st)
         return;
     if (g_explicit != NULL && st->has_cert) {
         st->id = g_explicit;
-    } else if (st->cert != NULL && st->key != NULL) {
+    } else if (st->cert != NULL && st->key != NULL &&
+               (st->id = known_pair(st->cert, st->key)) == NULL) {
         ftls_source *s = NULL;
         ftls_error *err = NULL;
         if (ftls_error_new(&err) != FTLS_OK)
             err = NULL;
         if (ftls_source_new_identity_files(st->cert, st->key, NULL, &s, err) ==
-            FTLS_OK)
-            st->id = start_identity(s, err);
+                FTLS_OK &&
+            (st->id = start_identity(s, err)) != NULL)
+            remember_pair(st->cert, st->key, st->id);
         ftls_error_free(err);
     }
 }
