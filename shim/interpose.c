@@ -17,6 +17,8 @@ typedef int (*verify_loc_fn)(SSL_CTX *, const char *, const char *);
 typedef int (*verify_one_fn)(SSL_CTX *, const char *);
 typedef int (*default_paths_fn)(SSL_CTX *);
 typedef SSL *(*ssl_new_fn)(SSL_CTX *);
+typedef void (*set_cert_cb_fn)(SSL_CTX *, int (*)(SSL *, void *), void *);
+typedef void (*set_info_cb_fn)(SSL_CTX *, void (*)(const SSL *, int, int));
 
 SHIM_EXPORT int SSL_CTX_use_certificate_chain_file(SSL_CTX *ctx,
                                                    const char *file)
@@ -102,4 +104,23 @@ SHIM_EXPORT SSL *SSL_new(SSL_CTX *ctx)
     if (ctx != NULL && shim_active())
         shim_before_ssl_new(ctx);
     return real_SSL_new(ctx);
+}
+
+/* Callbacks chained, not stolen: before the attachment the program's
+ * callback is set as usual (and remembered); afterwards freshtls's stays
+ * installed and calls the program's. */
+SHIM_EXPORT void SSL_CTX_set_cert_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *),
+                                     void *arg)
+{
+    REAL(SSL_CTX_set_cert_cb, set_cert_cb_fn);
+    if (!(shim_active() && shim_chain_cert_cb(ctx, cb, arg)))
+        real_SSL_CTX_set_cert_cb(ctx, cb, arg);
+}
+
+SHIM_EXPORT void SSL_CTX_set_info_callback(SSL_CTX *ctx,
+                                           void (*cb)(const SSL *, int, int))
+{
+    REAL(SSL_CTX_set_info_callback, set_info_cb_fn);
+    if (!(shim_active() && shim_chain_info_cb(ctx, cb)))
+        real_SSL_CTX_set_info_callback(ctx, cb);
 }

@@ -63,6 +63,11 @@ struct ctx_state {
     char *files, *dirs; /* verify paths, colon-joined */
     int system;         /* SSL_CTX_set_default_verify_paths */
     int attached;       /* attach decided (in this process's copy) */
+    int owns_cert_cb;   /* freshtls's certificate callback is installed */
+    /* The program's callbacks, chained behind freshtls's (interpose.c). */
+    int (*app_cert_cb)(SSL *, void *);
+    void *app_cert_arg;
+    void (*app_info_cb)(const SSL *, int, int);
 };
 
 void shim_say(const char *fmt, ...)
@@ -199,7 +204,8 @@ static void init_active(void)
 
 int shim_active(void)
 {
-    if (g_active == 0)
+    if (g_active == 0 || t_inside > 0) /* inert, or our own call (which
+                                          may hold g_lock) */
         return 0;
     pthread_mutex_lock(&g_lock);
     if (g_active < 0) {
@@ -351,8 +357,24 @@ static ftls_source *trust_for(const struct ctx_state *st, int server)
     return st->system ? shim_trust_source(NULL, NULL, 1) : NULL;
 }
 
+static int cert_trampoline(SSL *ssl, void *arg)
+{
+    struct ctx_state *st = arg;
+    return st->app_cert_cb ? st->app_cert_cb(ssl, st->app_cert_arg) : 1;
+}
+
+static void info_trampoline(const SSL *ssl, int where, int ret)
+{
+    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+    struct ctx_state *st = ctx ? SSL_CTX_get_ex_data(ctx, g_ex_idx) : NULL;
+    if (st != NULL && st->app_info_cb != NULL)
+        st->app_info_cb(ssl, where, ret);
+}
+
 /* First SSL_new on ctx: attach what was noted. A server verifies clients
- * against its trust only when it asks for client certificates. */
+ * against its trust only when it asks for client certificates. The
+ * program's certificate and info callbacks keep running behind
+ * freshtls's, including ones it sets later (interpose.c). */
 static void attach(SSL_CTX *ctx, struct ctx_state *st)
 {
     st->attached = 1;
@@ -363,7 +385,11 @@ static void attach(SSL_CTX *ctx, struct ctx_state *st)
         return;
     ftls_attach_identity id = {NULL, st->id};
     ftls_attach_config cfg = {.identities = st->id ? &id : NULL,
-                              .n_identities = st->id != NULL};
+                              .n_identities = st->id != NULL,
+                              .app_cert_cb = cert_trampoline,
+                              .app_cert_arg = st};
+    st->app_info_cb = SSL_CTX_get_info_callback(ctx);
+    SSL_CTX_set_info_callback(ctx, info_trampoline); /* chained by attach */
     if (server)
         cfg.client_cas = trust;
     else
@@ -371,13 +397,43 @@ static void attach(SSL_CTX *ctx, struct ctx_state *st)
     ftls_error *err = NULL;
     if (ftls_error_new(&err) != FTLS_OK)
         err = NULL;
-    if (ftls_ctx_attach(ctx, &cfg, err) == FTLS_OK)
+    int done = ftls_ctx_attach(ctx, &cfg, err) == FTLS_OK;
+    st->owns_cert_cb = done && st->id != NULL;
+    if (done)
         shim_say("attached a %s context (%s%s%s)", server ? "server" : "client",
                  st->id ? "identity" : "", st->id && trust ? ", " : "",
                  trust ? (server ? "client CAs" : "roots") : "");
     else
         shim_say("cannot attach: %s", ftls_error_message(err));
     ftls_error_free(err);
+}
+
+int shim_chain_cert_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *), void *arg)
+{
+    pthread_mutex_lock(&g_lock);
+    t_inside++;
+    struct ctx_state *st = state_of(ctx);
+    int kept = st != NULL && st->owns_cert_cb;
+    if (st != NULL) {
+        st->app_cert_cb = cb;
+        st->app_cert_arg = arg;
+    }
+    t_inside--;
+    pthread_mutex_unlock(&g_lock);
+    return kept;
+}
+
+int shim_chain_info_cb(SSL_CTX *ctx, void (*cb)(const SSL *, int, int))
+{
+    pthread_mutex_lock(&g_lock);
+    t_inside++;
+    struct ctx_state *st = state_of(ctx);
+    int kept = st != NULL && st->attached;
+    if (kept)
+        st->app_info_cb = cb;
+    t_inside--;
+    pthread_mutex_unlock(&g_lock);
+    return kept;
 }
 
 void shim_before_ssl_new(SSL_CTX *ctx)

@@ -20,6 +20,11 @@ void shim_note_identity(SSL_CTX *ctx, const char *cert, const char *key);
 void shim_note_certificate(SSL_CTX *ctx); /* a certificate set in memory */
 void shim_note_trust(SSL_CTX *ctx, const char *file, const char *dir,
                      int system);
+/* The program sets a certificate / info callback: recorded, and chained
+ * behind freshtls's. Returns 1 when freshtls's stays installed (do not
+ * call the real setter), 0 when the real setter should run too. */
+int shim_chain_cert_cb(SSL_CTX *ctx, int (*cb)(SSL *, void *), void *arg);
+int shim_chain_info_cb(SSL_CTX *ctx, void (*cb)(const SSL *, int, int));
 /* Before each SSL_new: hand-over refresh, and the first time for ctx,
  * attach it with everything noted. */
 void shim_before_ssl_new(SSL_CTX *ctx);

@@ -290,6 +290,44 @@ static void test_sni_selection_and_fail_closed(void)
     ftls_source_free(def);
 }
 
+static int g_app_cert_calls, g_app_cert_verdict;
+static int app_cert_cb(SSL *ssl, void *arg)
+{
+    g_app_cert_calls++;
+    /* It runs after freshtls chose: the newest identity is already set. */
+    char cn[64] = "";
+    tu_cn(SSL_get_certificate(ssl), cn, sizeof(cn));
+    CHECK(strcmp(cn, "chained.example") == 0);
+    CHECK(arg == &g_app_cert_calls);
+    return g_app_cert_verdict;
+}
+
+/* The application's certificate callback is chained, not replaced, and
+ * its verdict stands. */
+static void test_app_cert_cb_chained(void)
+{
+    ftls_source *id = mem_identity("chained.example");
+    SSL_CTX *server = SSL_CTX_new(TLS_server_method());
+    ftls_attach_identity ids[] = {{NULL, id}};
+    ftls_attach_config cfg = {.identities = ids,
+                              .n_identities = 1,
+                              .app_cert_cb = app_cert_cb,
+                              .app_cert_arg = &g_app_cert_calls};
+    REQUIRE(ftls_ctx_attach(server, &cfg, NULL) == FTLS_OK);
+    int rc;
+    g_app_cert_verdict = 1;
+    CHECK(strcmp(handshake_cn(server, "chained.example", &rc),
+                 "chained.example") == 0);
+    CHECK_EQ_INT(rc, 1);
+    CHECK_EQ_INT(g_app_cert_calls, 1);
+    g_app_cert_verdict = 0; /* the application refuses: so does the handshake */
+    handshake_cn(server, "chained.example", &rc);
+    CHECK(rc != 1);
+    CHECK_EQ_INT(g_app_cert_calls, 2);
+    SSL_CTX_free(server);
+    ftls_source_free(id);
+}
+
 static void test_roots_rotate_for_long_lived_ctx(void)
 {
     /* One application context kept forever; the CA changes underneath. */
@@ -345,6 +383,7 @@ int main(void)
     RUN(test_distrust_rejects_through_attach);
     RUN(test_sni_selection_and_fail_closed);
     RUN(test_roots_rotate_for_long_lived_ctx);
+    RUN(test_app_cert_cb_chained);
     ftls_roots_free(g_distrust_roots);
     ftls_source_free(g_trust);
     tu_pki_cleanup(&P);

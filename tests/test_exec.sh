@@ -7,7 +7,8 @@
 # without FRESHTLS_EXEC the shim changes nothing.
 set -u
 bin=${1:?usage: test_exec.sh path/to/freshtls path/to/libfreshtls-preload.so}
-shim=${2:?usage: test_exec.sh path/to/freshtls path/to/libfreshtls-preload.so}
+shim=${2:?usage: test_exec.sh path/to/freshtls path/to/libfreshtls-preload.so [exec_callbacks]}
+cbprog=${3:-}
 pass=0 fail=0
 ok() { echo "ok   $*"; pass=$((pass+1)); }
 bad() { echo "FAIL $*"; fail=$((fail+1)); }
@@ -199,6 +200,19 @@ sc() { echo | "$bin" exec --shim "$shim" --roots "$1" -- openssl s_client -conne
 sc "$tmp/ca/ca.crt" && ok "s_client with --roots (the test CA) verifies" || bad "s_client --roots"
 sc "$tmp/other/ca.crt" && bad "s_client verified against the wrong roots" \
   || ok "s_client with --roots (another CA) refuses"
+
+# ---- the program's own callbacks are chained, not stolen -------------------
+if [ -n "$cbprog" ]; then
+  c="$tmp/cbs"; gen "$c" >/dev/null
+  out=$("$bin" exec --log "$tmp/shim6.log" --shim "$shim" -- "$cbprog" "$c/tls.crt" "$c/tls.key" "$tmp/ca/ca.crt")
+  # cert_cb set before the attachment runs on the first handshake, the one
+  # set after it on the second; info and servername callbacks on both.
+  [ "$out" = "handshakes=2 cert1=1 cert2=1 info=2 sni=2" ] && grep -q 'attached a server context' "$tmp/shim6.log" \
+    && ok "certificate, info and servername callbacks set before and after attaching all run" \
+    || bad "callbacks: $out; $(cat "$tmp/shim6.log")"
+  plain=$("$cbprog" "$c/tls.crt" "$c/tls.key" "$tmp/ca/ca.crt")
+  [ "$plain" = "$out" ] && ok "the same counts as without the shim" || bad "plain run: $plain"
+fi
 
 # ---- inert without freshtls exec ----------------------------------------------
 q="$tmp/inert"; g1=$(gen "$q")

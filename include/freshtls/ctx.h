@@ -188,6 +188,14 @@ typedef struct ftls_attach_config {
      *  @c roots is set. The attachment keeps a reference. */
     ftls_roots *fixed_roots;
     ftls_source *client_cas; /**< server: verify and advertise these */
+    /** Server: the application's own certificate callback, which attaching
+     *  would otherwise replace (OpenSSL keeps one per SSL_CTX). Called
+     *  after freshtls installed the newest identity, with @c app_cert_arg;
+     *  its return value is the callback's (1 go on, 0 fail the handshake,
+     *  -1 suspend), so it can still inspect or override the choice.
+     *  @since 0.2.0 */
+    int (*app_cert_cb)(SSL *ssl, void *arg);
+    void *app_cert_arg;
 } ftls_attach_config;
 
 /**
@@ -223,8 +231,10 @@ typedef struct ftls_attach_config {
  *
  * @warning OpenSSL keeps one certificate callback, one certificate
  *          verification callback and one session-ticket callback per
- *          SSL_CTX: freshtls replaces any the application set, and setting
- *          one after attaching turns that part of freshness off. A per-SSL
+ *          SSL_CTX: freshtls replaces any the application set (pass a
+ *          certificate callback as cfg->app_cert_cb to keep it running),
+ *          and setting one after attaching turns that part of freshness
+ *          off. A per-SSL
  *          certificate callback (SSL_set_cert_cb) likewise replaces the
  *          identity selection for that SSL.
  * @warning A verify callback that reaches its store through

@@ -21,6 +21,8 @@ struct attachment {
     ftls_cell *roots_cell, *cas_cell;       /* ftls__trust_bundle snapshots */
     ftls_cell *derived_roots, *derived_cas; /* ftls__derived, built on use */
     void (*prev_info_cb)(const SSL *, int, int);
+    int (*app_cert_cb)(SSL *, void *); /* the application's, chained */
+    void *app_cert_arg;
 };
 
 static int g_idx = -1;
@@ -256,6 +258,8 @@ static int cert_cb(SSL *ssl, void *arg)
         return 0; /* no identity for this name: fail the handshake */
     int ok = ftls_identity_use_ssl(id, ssl, NULL) == FTLS_OK;
     ftls_identity_free(id);
+    if (ok && a->app_cert_cb != NULL) /* the application's, after ours */
+        return a->app_cert_cb(ssl, a->app_cert_arg);
     return ok;
 }
 
@@ -282,6 +286,8 @@ static FTLS_NODISCARD ftls_code setup(struct attachment *a,
                                       ftls_error *err)
 {
     ftls_code rc = FTLS_OK;
+    a->app_cert_cb = cfg->app_cert_cb;
+    a->app_cert_arg = cfg->app_cert_arg;
     if (cfg->n_identities > 0) {
         a->ids = ftls__calloc(cfg->n_identities, sizeof(*a->ids));
         if (a->ids == NULL)
