@@ -25,8 +25,7 @@
  * stays, and the reason is logged. Log lines go to stderr, or to
  * FRESHTLS_LOG=FILE, each prefixed "freshtls-preload: ".
  *
- * Not yet (docs/design/shim.md): chaining a program's own certificate
- * callback, detection of a statically linked OpenSSL.
+ * Limits: docs/design/shim.md.
  */
 #include <dlfcn.h>
 #include <link.h>

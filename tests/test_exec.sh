@@ -9,6 +9,7 @@ set -u
 bin=${1:?usage: test_exec.sh path/to/freshtls path/to/libfreshtls-preload.so}
 shim=${2:?usage: test_exec.sh path/to/freshtls path/to/libfreshtls-preload.so [exec_callbacks]}
 cbprog=${3:-}
+staticprog=${4:-}
 pass=0 fail=0
 ok() { echo "ok   $*"; pass=$((pass+1)); }
 bad() { echo "FAIL $*"; fail=$((fail+1)); }
@@ -212,6 +213,17 @@ if [ -n "$cbprog" ]; then
     || bad "callbacks: $out; $(cat "$tmp/shim6.log")"
   plain=$("$cbprog" "$c/tls.crt" "$c/tls.key" "$tmp/ca/ca.crt")
   [ "$plain" = "$out" ] && ok "the same counts as without the shim" || bad "plain run: $plain"
+fi
+
+# ---- a statically linked OpenSSL is reported, not silently ignored ----------
+if [ -n "$staticprog" ]; then
+  out=$("$bin" exec --shim "$shim" -- "$staticprog" 2>&1)
+  grep -q 'carries OpenSSL inside its executable' <<<"$out" \
+    && ok "a program with OpenSSL linked statically is reported" || bad "static: $out"
+  out=$("$bin" exec --shim "$shim" -- "$py" -c 'import ssl' 2>&1)
+  [ -z "$out" ] && ok "no such report for a dynamic program (python)" || bad "python: $out"
+else
+  echo "# no libssl.a here: the statically linked case is not exercised"
 fi
 
 # ---- inert without freshtls exec ----------------------------------------------
