@@ -14,7 +14,7 @@ pass=0 fail=0
 ok() { echo "ok   $*"; pass=$((pass+1)); }
 bad() { echo "FAIL $*"; fail=$((fail+1)); }
 tmp=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${KEEP:-}" ] || rm -rf "$tmp"; }
 trap cleanup EXIT
 py=/usr/bin/python3; [ -x "$py" ] || py=python3
 
@@ -65,6 +65,44 @@ for _ in $(seq 100); do grep -q 'rejected' "$tmp/shim.log" && break; sleep 0.05;
 [ "$(served "$port")" = "$gi" ] && ok "a mismatched key is not served: generation 4 stays" || bad "mismatch served"
 grep -q '^freshtls-preload: .*rejected .*does not match' "$tmp/shim.log" \
   && ok "the shim's log says why" || bad "no rejection logged: $(cat "$tmp/shim.log")"
+
+# ---- openssl s_server with --cert/--key, and --client-ca for its clients ----
+e="$tmp/explicit"; g1=$(gen "$e")
+"$bin" ca init --out "$tmp/clientca" >/dev/null
+"$bin" ca init --out "$tmp/strangers" >/dev/null
+mkdir -p "$tmp/cl" "$tmp/cl2"
+client_cert() { # client_cert CADIR OUTDIR: a clientAuth certificate
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$2/k" \
+    -out "$2/csr" -subj /CN=client.example 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' > "$2/ext"
+  openssl x509 -req -in "$2/csr" -CA "$1/ca.crt" -CAkey "$1/ca.key" -CAcreateserial \
+    -out "$2/c" -days 2 -extfile "$2/ext" 2>/dev/null
+}
+client_cert "$tmp/clientca" "$tmp/cl"; client_cert "$tmp/strangers" "$tmp/cl2"
+port=$(free_port)
+"$bin" exec --cert "$e/tls.crt" --key "$e/tls.key" --client-ca "$tmp/clientca/ca.crt" \
+  --log "$tmp/shim7.log" --shim "$shim" -- \
+  openssl s_server -accept "127.0.0.1:$port" -cert "$e/tls.crt" -key "$e/tls.key" \
+  -Verify 1 -verify_return_error -www -quiet > /dev/null 2>&1 &
+pids+=($!)
+mtls() { # mtls DIR: 0 when the server accepts DIR's client certificate
+  printf 'GET / HTTP/1.0\r\n\r\n' | timeout 5 openssl s_client -connect "127.0.0.1:$port" \
+    -servername localhost -CAfile "$tmp/ca/ca.crt" -cert "$1/c" -key "$1/k" -quiet 2>/dev/null |
+    grep -q 'HTTP/1.0 200'
+}
+for _ in $(seq 100); do mtls "$tmp/cl" && break; sleep 0.05; done
+mtls "$tmp/cl" && ok "s_server with --client-ca accepts a client of that CA" || bad "--client-ca: accepted client refused"
+mtls "$tmp/cl2" && bad "--client-ca: a stranger was accepted" || ok "s_server with --client-ca refuses another CA's client"
+mkdir -p "$tmp/next4"; g2=$(gen "$tmp/next4")
+mv "$tmp/next4/tls.key" "$e/tls.key.new"; mv "$tmp/next4/tls.crt" "$e/tls.crt.new"
+mv "$e/tls.key.new" "$e/tls.key"; mv "$e/tls.crt.new" "$e/tls.crt"
+served_mtls() {
+  timeout 5 openssl s_client -connect "127.0.0.1:$port" -servername localhost -CAfile "$tmp/ca/ca.crt" \
+    -cert "$tmp/cl/c" -key "$tmp/cl/k" < /dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null | cut -d= -f2
+}
+for _ in $(seq 100); do [ "$(served_mtls)" = "$g2" ] && break; sleep 0.05; done
+[ "$(served_mtls)" = "$g2" ] && ok "s_server with --cert/--key serves the rotated certificate" \
+  || bad "--cert/--key rotation (got $(served_mtls), want $g2)"
 
 # ---- Python's ssl: the program's own files (load_cert_chain) ----------------
 p="$tmp/pyfiles"; g1=$(gen "$p")
