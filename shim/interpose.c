@@ -5,8 +5,12 @@
 
 #include "shim.h"
 
+/* The libssl of the major the shim is built for, by its symbol version
+ * (exports.map.in): never another libssl that happens to come next. */
 #define REAL(name, type)                                                       \
     static type real_##name;                                                   \
+    if (real_##name == NULL)                                                   \
+        real_##name = (type)dlvsym(RTLD_NEXT, #name, FTLS_OSSL_NODE);          \
     if (real_##name == NULL)                                                   \
         real_##name = (type)dlsym(RTLD_NEXT, #name);
 
