@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +72,11 @@ static void *server_worker(void *arg)
         int fd = accept(d->lfd, NULL, NULL);
         if (fd < 0)
             continue;
+        /* Bounded: a peer that goes quiet (a client stopped mid-request
+         * at shutdown) cannot keep this thread, and the demo, waiting. */
+        struct timeval tv = {2, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         SSL_CTX *ctx = ftls_ctx_factory_get1_ctx(d->server);
         SSL *ssl = SSL_new(ctx);
         SSL_CTX_free(ctx);

@@ -156,7 +156,8 @@ wait_serial "$port" "$g2" && ok "python's own certificate files followed (rename
 f="$tmp/forking"; g1=$(gen "$f")
 port=$(free_port)
 cat > "$tmp/prefork.py" <<'PY'
-import os, socket, ssl, sys
+import os, signal, socket, ssl, sys
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))  # so finally runs
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(sys.argv[2], sys.argv[3])
 ls = socket.create_server(("127.0.0.1", int(sys.argv[1])))
@@ -164,6 +165,7 @@ kids = []
 for _ in range(2):
     pid = os.fork()
     if pid == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         while True:
             c, _ = ls.accept()
             try:
