@@ -140,23 +140,6 @@ static int evict_one(struct loop *L)
     return 0;
 }
 
-static void peer_name(const struct sockaddr_storage *ss, char *out, size_t n)
-{
-    char a[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-        port = ntohs(s6->sin6_port);
-        snprintf(out, n, "[%s]:%d", a, port);
-    } else {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-        port = ntohs(s4->sin_port);
-        snprintf(out, n, "%s:%d", a, port);
-    }
-}
-
 static struct conn *conn_new(struct loop *L, int fd, int tls,
                              const struct sockaddr_storage *ss)
 {
@@ -179,7 +162,7 @@ static struct conn *conn_new(struct loop *L, int fd, int tls,
     c->ssl = ssl;
     c->state = tls ? C_HANDSHAKE : C_REQUEST;
     c->deadline = now_ms() + (tls ? L->lim->handshake_ms : L->lim->request_ms);
-    peer_name(ss, c->peer, sizeof(c->peer));
+    serve_addr_text(ss, c->peer, sizeof(c->peer));
     c->prev = L->newest;
     if (L->newest)
         L->newest->next = c;

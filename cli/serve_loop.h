@@ -51,6 +51,10 @@ struct serve_hooks {
  * a reason in `why`. */
 int serve_listen(const char *spec, char *bound, size_t n, const char **why);
 
+/* "ADDR:PORT" ("[V6]:PORT") of a socket address, for logs. */
+struct sockaddr_storage;
+void serve_addr_text(const struct sockaddr_storage *ss, char *out, size_t n);
+
 /* 1 when `spec` is a well-formed ADDR:PORT with the port in range; else
  * 0 with the reason in `why` (a usage error). */
 int serve_check_spec(const char *spec, const char **why);

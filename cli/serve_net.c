@@ -48,24 +48,28 @@ int serve_check_spec(const char *spec, const char **why)
     return split_spec(spec, host, sizeof(host), port, sizeof(port), why);
 }
 
+void serve_addr_text(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+        snprintf(out, n, "[%s]:%d", a, ntohs(s6->sin6_port));
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+        snprintf(out, n, "%s:%d", a, ntohs(s4->sin_port));
+    }
+}
+
 static void bound_name(int fd, char *out, size_t n)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    char a[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-            port = ntohs(s6->sin6_port);
-        } else {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-            port = ntohs(s4->sin_port);
-        }
-    }
-    snprintf(out, n, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", a, port);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        serve_addr_text(&ss, out, n);
+    else
+        snprintf(out, n, "?");
 }
 
 int serve_listen(const char *spec, char *bound, size_t n, const char **why)

@@ -166,12 +166,13 @@ static int one_openssl(void)
     return l.n <= 1;
 }
 
-static void init_active(void)
+/* Read the environment and start; 1 when active. g_active is stored by
+ * the caller once everything here is in place. */
+static int init_active(void)
 {
     const char *on = getenv("FRESHTLS_EXEC");
-    g_active = on != NULL && strcmp(on, "1") == 0;
-    if (!g_active)
-        return;
+    if (on == NULL || strcmp(on, "1") != 0)
+        return 0;
     const char *logf = getenv("FRESHTLS_LOG");
     if (logf != NULL && (g_log = fopen(logf, "ae")) == NULL)
         fprintf(stderr, "freshtls-preload: cannot open FRESHTLS_LOG=%s\n",
@@ -182,8 +183,7 @@ static void init_active(void)
         ftls_watcher_start(g_watcher, NULL) != FTLS_OK ||
         !handoff_init(shim_say)) {
         shim_say("cannot start (watcher or hand-over area); inert");
-        g_active = 0;
-        return;
+        return 0;
     }
     g_ex_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, ex_free);
     const char *dir = getenv("FRESHTLS_DIR"), *crt = getenv("FRESHTLS_CERT"),
@@ -199,20 +199,23 @@ static void init_active(void)
     shim_say("active (%s)", g_explicit ? (dir ? dir : crt)
                                        : "following the program's own files");
     ftls_error_free(err);
+    return 1;
 }
 
 int shim_active(void)
 {
-    if (g_active == 0 || t_inside > 0) /* inert, or our own call (which
-                                          may hold g_lock) */
+    if (t_inside > 0) /* our own call (which may hold g_lock) */
         return 0;
+    int a = atomic_load(&g_active);
+    if (a >= 0) /* decided: no lock on the per-connection path */
+        return a;
     pthread_mutex_lock(&g_lock);
-    if (g_active < 0) {
+    if ((a = atomic_load(&g_active)) < 0) {
         t_inside++;
-        init_active();
+        a = init_active();
         t_inside--;
+        atomic_store(&g_active, a); /* after everything it set up */
     }
-    int a = g_active == 1 && t_inside == 0;
     pthread_mutex_unlock(&g_lock);
     return a;
 }
