@@ -61,6 +61,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_mint(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
 
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_selftest;
@@ -72,5 +73,6 @@ extern const struct cli_command cli_cmd_demo;
 extern const struct cli_command cli_cmd_ca;
 extern const struct cli_command cli_cmd_mint;
 extern const struct cli_command cli_cmd_exec;
+extern const struct cli_command cli_cmd_proxy;
 
 #endif

@@ -52,6 +52,16 @@ static int store(const char *cmd, const struct cli_opt *o, const char *val,
         *(const char **)(base + o->offset) = val;
         return CLI_OK;
     }
+    if (o->kind == CLI_OPT_LIST) {
+        struct cli_list *l = (struct cli_list *)(base + o->offset);
+        struct cli_list_item *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+        if (v == NULL)
+            return bad(cmd, "out of memory at %s", o->name);
+        v[l->n].tag = (int)o->min;
+        v[l->n++].value = val;
+        l->v = v;
+        return CLI_OK;
+    }
     if (o->kind == CLI_OPT_ENUM) {
         int idx = choice_index(o->choices, val);
         if (idx < 0)

@@ -13,7 +13,20 @@ enum cli_opt_kind {
     CLI_OPT_FLAG,   /* no value: sets an int to 1 */
     CLI_OPT_STRING, /* one value: a const char * */
     CLI_OPT_LONG,   /* one value: a decimal long within [min, max] */
-    CLI_OPT_ENUM    /* one value: one of `choices` ("a|b|c"); an int index */
+    CLI_OPT_ENUM,   /* one value: one of `choices` ("a|b|c"); an int index */
+    CLI_OPT_LIST    /* repeatable: appended, with its tag, to a cli_list */
+};
+
+/* What CLI_OPT_LIST options collect, in command-line order. Options that
+ * share one list keep their relative order (tag tells them apart). Free
+ * `v` with free(); the strings are argv's. */
+struct cli_list_item {
+    int tag;
+    const char *value;
+};
+struct cli_list {
+    struct cli_list_item *v;
+    size_t n;
 };
 
 struct cli_opt {
@@ -40,6 +53,10 @@ struct cli_opt {
 #define CLI_ENUM(n, type, field, ch)                                           \
     {                                                                          \
         n, NULL, CLI_OPT_ENUM, offsetof(type, field), 0, 0, ch                 \
+    }
+#define CLI_LIST(n, type, field, tag)                                          \
+    {                                                                          \
+        n, NULL, CLI_OPT_LIST, offsetof(type, field), tag, 0, NULL             \
     }
 #define CLI_END                                                                \
     {                                                                          \
