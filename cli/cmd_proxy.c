@@ -26,6 +26,7 @@ const struct cli_command cli_cmd_proxy = {
     "         [--resolve HOST:PORT:ADDR] [--allow-ip] [--allow-sni-mismatch]\n"
     "         [--audit FILE] [--keylog FILE] [--max-conns N]\n"
     "         [--handshake-timeout S] [--idle-timeout S]\n"
+    "         [--no-upstream-resume]\n"
     "         [--exec -- CMD [ARGS...]]\n\n"
     "Accepts HTTP CONNECT on --listen (default 127.0.0.1:8080; [::1]:PORT\n"
     "for IPv6; port 0 for any free one) and prints 'listening on ADDR' on\n"
@@ -50,7 +51,10 @@ const struct cli_command cli_cmd_proxy = {
     "them); on failure the client gets a handshake_failure alert, never a\n"
     "leaf. The client's ALPN offer is passed on and the target's choice\n"
     "returned (h2 works end to end). --resolve maps HOST:PORT to ADDR as\n"
-    "curl's option does.\n\n"
+    "curl's option does. Sessions with a verified target are resumed for up\n"
+    "to 10 minutes (never past its certificate's expiry; forgotten when the\n"
+    "trust changes); --no-upstream-resume makes every upstream handshake a\n"
+    "full one.\n\n"
     "Audit: one JSON line per connection (time, client, target, sni, action,\n"
     "rule, leaf hit/mint, upstream, upstream_verify, alpn, bytes each way,\n"
     "duration, error) to --audit FILE (appended, mode 0600) or stdout.\n"
@@ -72,7 +76,7 @@ enum { T_INTERCEPT, T_TUNNEL, T_DENY, T_UPSTREAM_CA, T_RESOLVE };
 
 struct proxy_args {
     const char *listen, *mint_ca, *rules, *audit, *keylog;
-    int fallback, allow_ip, allow_sni_mismatch;
+    int fallback, allow_ip, allow_sni_mismatch, no_resume;
     long max_conns, handshake_s, idle_s;
     struct cli_list pats, cas, maps;
     struct cli_ca_files caf;
@@ -91,6 +95,7 @@ static const struct cli_opt g_opts[] = {
     CLI_FLAG("--allow-ip", NULL, struct proxy_args, allow_ip),
     CLI_FLAG("--allow-sni-mismatch", NULL, struct proxy_args,
              allow_sni_mismatch),
+    CLI_FLAG("--no-upstream-resume", NULL, struct proxy_args, no_resume),
     CLI_STR("--audit", NULL, struct proxy_args, audit),
     CLI_STR("--keylog", NULL, struct proxy_args, keylog),
     CLI_LONG("--max-conns", struct proxy_args, max_conns, 1, 1000000),
@@ -113,8 +118,8 @@ static int build_rules(const struct proxy_args *a, struct proxy_rules *r,
     static const enum proxy_action act[] = {PA_INTERCEPT, PA_TUNNEL, PA_DENY};
     r->fallback = a->fallback == 1 ? PA_DENY : PA_INTERCEPT;
     for (size_t i = 0; i < a->pats.n; i++)
-        if (!proxy_rules_add(r, act[a->pats.v[i].tag], a->pats.v[i].value,
-                             why, n))
+        if (!proxy_rules_add(r, act[a->pats.v[i].tag], a->pats.v[i].value, why,
+                             n))
             return 0;
     return a->rules == NULL || proxy_rules_load(r, a->rules, why, n);
 }
@@ -162,10 +167,10 @@ static int ca_bundle(struct proxy *px, int with_roots, const char *path)
     ftls_roots *roots = NULL;
     int ok = b != NULL;
     if (ok && with_roots)
-        ok = ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &roots, px->err) ==
-                 FTLS_OK &&
-             ftls_roots_export_pem_bio(roots, b, 0, 0, NULL, px->err) ==
-                 FTLS_OK;
+        ok =
+            ftls_roots_get1_shared(FTLS_ROOTS_SYSTEM, &roots, px->err) ==
+                FTLS_OK &&
+            ftls_roots_export_pem_bio(roots, b, 0, 0, NULL, px->err) == FTLS_OK;
     ok = ok && PEM_write_bio_X509(b, ftls_ca_get0_cert(px->ca)) == 1;
     char *data = NULL;
     long len = ok ? BIO_get_mem_data(b, &data) : 0;
@@ -355,16 +360,36 @@ static void cleanup(struct proxy *px, struct proxy_app *app)
     ftls_error_free(px->err);
 }
 
+/* --exec -- CMD ARGS: everything after --exec (and an optional --) is
+ * the command; *argc is cut before --exec. */
+static char **split_exec(int *argc, char **argv)
+{
+    for (int i = 1; i < *argc; i++)
+        if (strcmp(argv[i], "--exec") == 0) {
+            char **cmd =
+                argv + i + 1 + (i + 1 < *argc && !strcmp(argv[i + 1], "--"));
+            *argc = i;
+            return cmd;
+        }
+    return NULL;
+}
+
+/* Blocked before any thread starts: only the loop's signalfd sees them. */
+static void block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int cmd_proxy(int argc, char **argv)
 {
-    /* --exec -- CMD ARGS: everything after --exec (and an optional --)
-     * is the command. */
-    char **cmd = NULL;
-    for (int i = 1; i < argc && cmd == NULL; i++)
-        if (strcmp(argv[i], "--exec") == 0) {
-            cmd = argv + i + 1 + (i + 1 < argc && !strcmp(argv[i + 1], "--"));
-            argc = i;
-        }
+    char **cmd = split_exec(&argc, argv);
     if (cmd != NULL && cmd[0] == NULL)
         return cli_usage_error("proxy", "--exec needs a command");
     struct proxy_args a = {.listen = "127.0.0.1:8080",
@@ -387,6 +412,7 @@ int cmd_proxy(int argc, char **argv)
                                    (a.idle_s < 30 ? a.idle_s : 30) * 1000};
     px.allow_ip = a.allow_ip;
     px.allow_sni_mismatch = a.allow_sni_mismatch;
+    px.no_resume = a.no_resume;
     px.reload = reload;
     px.app = &app;
     px.audit = a.audit ? open_private(a.audit, "--audit")
@@ -405,16 +431,7 @@ int cmd_proxy(int argc, char **argv)
     }
     if (a.mint_ca != NULL && cmd == NULL)
         app.tmpdir[0] = '\0';
-    /* Blocked before any thread starts: only the loop's signalfd sees
-     * them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGCHLD);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    block_signals();
     raise_fd_limit(a.max_conns);
     rc = run(&px, &app, cmd);
 done:

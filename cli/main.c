@@ -7,7 +7,7 @@
 static const struct cli_command *const g_commands[] = {
     &cli_cmd_demo,  &cli_cmd_version, &cli_cmd_selftest, &cli_cmd_roots,
     &cli_cmd_check, &cli_cmd_watch,   &cli_cmd_serve,    &cli_cmd_ca,
-    &cli_cmd_mint,  &cli_cmd_exec,  &cli_cmd_proxy,
+    &cli_cmd_mint,  &cli_cmd_exec,    &cli_cmd_proxy,
 };
 #define N_COMMANDS (sizeof(g_commands) / sizeof(g_commands[0]))
 

@@ -34,9 +34,9 @@ enum proxy_action { PA_INTERCEPT, PA_TUNNEL, PA_DENY };
 
 struct proxy_rule {
     enum proxy_action action;
-    char *text;    /* as written: a glob or a CIDR */
-    int is_cidr;   /* else a glob over the normalized host name */
-    int family;    /* AF_INET / AF_INET6 (CIDR) */
+    char *text;  /* as written: a glob or a CIDR */
+    int is_cidr; /* else a glob over the normalized host name */
+    int family;  /* AF_INET / AF_INET6 (CIDR) */
     unsigned char addr[16];
     int prefix;
 };
@@ -67,7 +67,7 @@ const char *proxy_action_name(enum proxy_action a);
 
 /* ---- name resolution (proxy_resolve.c) --------------------------------- */
 
-struct proxy_map {      /* --resolve HOST:PORT:ADDR */
+struct proxy_map { /* --resolve HOST:PORT:ADDR */
     char host[256];
     int port;
     char addr[64];
@@ -116,16 +116,16 @@ struct proxy {
     struct proxy_rules rules;
     struct proxy_map *maps;
     size_t nmaps;
-    int allow_ip, allow_sni_mismatch;
+    int allow_ip, allow_sni_mismatch, no_resume;
     /* TLS (proxy_tls.c) */
     ftls_ca *ca;
     ftls_leaf_cache *cache;
-    SSL_CTX *client_ctx;     /* faces clients: ClientHello callback */
-    SSL_CTX *upstream_ctx;   /* verifies targets; rebuilt per roots gen. */
-    uint64_t upstream_gen;   /* roots generation upstream_ctx was built on */
-    char **upstream_ca;      /* --upstream-ca files */
+    SSL_CTX *client_ctx;   /* faces clients: ClientHello callback */
+    SSL_CTX *upstream_ctx; /* verifies targets; rebuilt per roots gen. */
+    uint64_t upstream_gen; /* roots generation upstream_ctx was built on */
+    char **upstream_ca;    /* --upstream-ca files */
     size_t n_upstream_ca;
-    STACK_OF(X509) *extra;   /* their certificates, read at start/SIGHUP */
+    STACK_OF(X509) *extra; /* their certificates, read at start/SIGHUP */
     FILE *audit, *keylog;
     ftls_error *err;
     /* loop (proxy_loop.c) */
@@ -147,12 +147,12 @@ struct pconn;
 struct ep {
     struct pconn *conn;
     int fd;
-    SSL *ssl;             /* NULL: plain TCP (HEAD, tunnels) */
-    unsigned want;        /* EP_RD|EP_WR the pending operations wait for */
-    unsigned registered;  /* the events epoll watches now */
-    int added;            /* fd is in the epoll set */
-    int eof, eof_clean;   /* peer finished sending (cleanly: close_notify) */
-    int shut;             /* we finished sending to the peer */
+    SSL *ssl;            /* NULL: plain TCP (HEAD, tunnels) */
+    unsigned want;       /* EP_RD|EP_WR the pending operations wait for */
+    unsigned registered; /* the events epoll watches now */
+    int added;           /* fd is in the epoll set */
+    int eof, eof_clean;  /* peer finished sending (cleanly: close_notify) */
+    int shut;            /* we finished sending to the peer */
 };
 
 /* One direction of the relay: bytes read but not yet written. */
@@ -163,8 +163,15 @@ struct pdir {
 };
 
 enum pphase {
-    PP_HEAD, PP_RESOLVE, PP_CONNECT, PP_REPLY, PP_ACCEPT, PP_UPSTREAM,
-    PP_FINISH, PP_RELAY, PP_CLOSING
+    PP_HEAD,
+    PP_RESOLVE,
+    PP_CONNECT,
+    PP_REPLY,
+    PP_ACCEPT,
+    PP_UPSTREAM,
+    PP_FINISH,
+    PP_RELAY,
+    PP_CLOSING
 };
 
 struct pconn {
@@ -178,14 +185,14 @@ struct pconn {
     /* request */
     char *head;
     size_t head_len;
-    char target[300];    /* as in the CONNECT line (host:port) */
-    char host[256];      /* normalized: lowercase, no root dot, canonical IP */
+    char target[300]; /* as in the CONNECT line (host:port) */
+    char host[256];   /* normalized: lowercase, no root dot, canonical IP */
     int port, is_ip;
     enum proxy_action action;
-    const char *rule;    /* borrowed from px->rules: copied to rule_text */
+    const char *rule; /* borrowed from px->rules: copied to rule_text */
     char rule_text[128];
     /* reply */
-    const char *reply;   /* static text */
+    const char *reply; /* static text */
     size_t reply_off;
     int close_after_reply;
     /* resolution and connect */
@@ -196,12 +203,17 @@ struct pconn {
     char sni[256];
     unsigned char *alpn_offer; /* client's ALPN list (wire format) */
     size_t alpn_offer_len;
-    char alpn[64];             /* what upstream selected */
+    char alpn[64]; /* what upstream selected */
     int hello_seen, upstream_ok;
-    const char *leaf_state;    /* "hit", "mint" or NULL */
-    char verify[160];          /* upstream verification result */
+    const char *leaf_state; /* "hit", "mint" or NULL */
+    char verify[160];       /* upstream verification result */
     char error[200];
 };
+
+/* proxy_sessions.c: upstream session reuse, bound to one upstream
+ * context (so to one trust generation). */
+int proxy_sessions_enable(SSL_CTX *ctx);
+void proxy_sessions_offer(SSL *ssl, const struct pconn *c);
 
 /* proxy_tls.c */
 int proxy_tls_init(struct proxy *px, char *why, size_t n);
@@ -216,11 +228,12 @@ int proxy_tls_use_leaf(struct proxy *px, struct pconn *c);
 
 /* proxy_conn.c: drive `c` as far as it can go now. */
 void proxy_conn_step(struct proxy *px, struct pconn *c);
-void proxy_conn_resolved(struct proxy *px, struct pconn *c,
-                         struct addrinfo *ai, const char *error);
+void proxy_conn_resolved(struct proxy *px, struct pconn *c, struct addrinfo *ai,
+                         const char *error);
 /* Fail `c` before RELAY: record `msg`, answer `reply` (NULL: just close). */
 void proxy_conn_fail(struct proxy *px, struct pconn *c, const char *reply,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* proxy_relay.c */
 void proxy_relay(struct proxy *px, struct pconn *c);

@@ -29,13 +29,16 @@ void proxy_audit(struct proxy *px, const struct pconn *c)
     field(f, "client", c->peer);
     field(f, "target", c->target);
     field(f, "sni", c->sni);
-    field(f, "action", c->target[0] || c->host[0]
-                           ? proxy_action_name(c->action)
-                           : NULL);
+    field(f, "action",
+          c->target[0] || c->host[0] ? proxy_action_name(c->action) : NULL);
     field(f, "rule", c->rule_text);
     field(f, "leaf", c->leaf_state);
     field(f, "upstream", c->upstream_addr);
     field(f, "upstream_verify", c->verify);
+    fprintf(f, ",\"upstream_resumed\":%s",
+            c->up.ssl && c->upstream_ok && SSL_session_reused(c->up.ssl)
+                ? "true"
+                : "false");
     field(f, "alpn", c->alpn);
     fprintf(f, ",\"bytes_up\":%llu,\"bytes_down\":%llu,\"duration_ms\":%lld",
             (unsigned long long)c->c2u.bytes, (unsigned long long)c->u2c.bytes,

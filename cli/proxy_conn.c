@@ -2,6 +2,8 @@
  * (phases in proxy.h). Every step is non-blocking: a step that cannot go
  * on records what it waits for in the endpoint's `want`. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,8 +87,8 @@ static int parse_target(struct pconn *c, const char *t, size_t n)
     memcpy(c->target, t, n);
     c->target[n] = '\0';
     char *colon = strrchr(c->target, ':');
-    if (colon == NULL || colon == c->target || (c->target[0] == '[' &&
-                                                colon[-1] != ']'))
+    if (colon == NULL || colon == c->target ||
+        (c->target[0] == '[' && colon[-1] != ']'))
         return 0;
     char *end = NULL;
     errno = 0;
@@ -116,8 +118,8 @@ static void on_head(struct proxy *px, struct pconn *c, size_t len)
     const char *h = c->head;
     const char *eol = memchr(h, '\n', len); /* there is one: head_end() */
     const char *sp1 = memchr(h, ' ', (size_t)(eol - h));
-    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1))
-                          : NULL;
+    const char *sp2 =
+        sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
     if (sp1 == NULL || sp2 == NULL || !is_token(h, (size_t)(sp1 - h)) ||
         eol - sp2 < 9 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
         proxy_conn_fail(px, c, R400, "malformed request");
@@ -140,7 +142,8 @@ static void on_head(struct proxy *px, struct pconn *c, size_t len)
     if (c->action == PA_DENY) {
         px->c.denied++;
         proxy_conn_fail(px, c, R403, "denied by %s%s",
-                        rule ? "rule " : "the default policy", rule ? rule : "");
+                        rule ? "rule " : "the default policy",
+                        rule ? rule : "");
         return;
     }
     start_resolve(px, c);
@@ -154,15 +157,16 @@ static void step_head(struct proxy *px, struct pconn *c)
         proxy_conn_fail(px, c, NULL, "out of memory");
         return;
     }
-    ssize_t n = recv(c->cl.fd, c->head + c->head_len, HEAD_MAX - c->head_len,
-                     MSG_PEEK);
+    ssize_t n =
+        recv(c->cl.fd, c->head + c->head_len, HEAD_MAX - c->head_len, MSG_PEEK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         c->cl.want |= EP_RD;
         return;
     }
     if (n <= 0) {
-        proxy_conn_fail(px, c, NULL, n == 0 ? "client closed before CONNECT"
-                                            : "client read failed");
+        proxy_conn_fail(px, c, NULL,
+                        n == 0 ? "client closed before CONNECT"
+                               : "client read failed");
         return;
     }
     size_t from = c->head_len > 3 ? c->head_len - 3 : 0;
@@ -187,10 +191,13 @@ static void try_connect(struct proxy *px, struct pconn *c)
 {
     for (; c->ai_next != NULL; c->ai_next = c->ai_next->ai_next) {
         struct addrinfo *a = c->ai_next;
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK |
-                                          SOCK_CLOEXEC, a->ai_protocol);
+        int fd =
+            socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                   a->ai_protocol);
         if (fd < 0)
             continue;
+        int one = 1; /* see conn_new() */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         serve_addr_text((const struct sockaddr_storage *)(void *)a->ai_addr,
                         c->upstream_addr, sizeof(c->upstream_addr));
         if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 ||
@@ -205,8 +212,8 @@ static void try_connect(struct proxy *px, struct pconn *c)
     proxy_conn_fail(px, c, R502, "cannot connect to %s", c->target);
 }
 
-void proxy_conn_resolved(struct proxy *px, struct pconn *c,
-                         struct addrinfo *ai, const char *error)
+void proxy_conn_resolved(struct proxy *px, struct pconn *c, struct addrinfo *ai,
+                         const char *error)
 {
     c->lookup = NULL;
     if (ai == NULL) {
@@ -238,8 +245,8 @@ void proxy_conn_resolved(struct proxy *px, struct pconn *c,
 
 static void start_resolve(struct proxy *px, struct pconn *c)
 {
-    struct addrinfo *ai = proxy_map_lookup(px->maps, px->nmaps, c->host,
-                                           c->port);
+    struct addrinfo *ai =
+        proxy_map_lookup(px->maps, px->nmaps, c->host, c->port);
     if (ai == NULL && c->is_ip) {
         char port[8];
         snprintf(port, sizeof(port), "%d", c->port);
@@ -269,7 +276,7 @@ static void step_connect(struct proxy *px, struct pconn *c)
         c->up.want = EP_WR;
         return;
     }
-    if (e != 0) { /* next address */
+    if (e != 0) {        /* next address */
         close(c->up.fd); /* also leaves epoll: nothing else holds it */
         c->up.fd = -1;
         c->up.registered = 0;
@@ -291,8 +298,8 @@ static void step_reply(struct proxy *px, struct pconn *c)
 {
     size_t len = strlen(c->reply);
     while (c->reply_off < len) {
-        ssize_t n = send(c->cl.fd, c->reply + c->reply_off,
-                         len - c->reply_off, MSG_NOSIGNAL);
+        ssize_t n = send(c->cl.fd, c->reply + c->reply_off, len - c->reply_off,
+                         MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
             c->cl.want |= EP_WR;
             return;

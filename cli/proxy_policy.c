@@ -61,8 +61,8 @@ static int valid_glob(const char *s)
         return 0;
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (!(isalnum(ch) || ch == '.' || ch == '-' || ch == '*' ||
-              ch == '?' || ch == '_' || ch == '[' || ch == ']' || ch == '!'))
+        if (!(isalnum(ch) || ch == '.' || ch == '-' || ch == '*' || ch == '?' ||
+              ch == '_' || ch == '[' || ch == ']' || ch == '!'))
             return 0;
     }
     return 1;
@@ -78,8 +78,7 @@ int proxy_rules_add(struct proxy_rules *r, enum proxy_action a,
         return 0;
     }
     if (c == 0 && !valid_glob(pattern)) {
-        snprintf(why, n, "'%s': not a host-name glob or a CIDR block",
-                 pattern);
+        snprintf(why, n, "'%s': not a host-name glob or a CIDR block", pattern);
         return 0;
     }
     rule.is_cidr = c;
@@ -176,7 +175,7 @@ static int in_block(const struct proxy_rule *r, int family, const void *addr)
 {
     /* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) reaches the IPv4 host:
      * IPv4 rules cover it. */
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0,
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
                                              0, 0, 0, 0, 0xff, 0xff};
     if (family == AF_INET6 && r->family == AF_INET &&
         memcmp(addr, mapped, sizeof(mapped)) == 0) {

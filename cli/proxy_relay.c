@@ -29,11 +29,11 @@ static long tls_fail(struct pconn *c, struct ep *e, int rc, const char *op)
     if (err == SSL_ERROR_WANT_WRITE)
         return e->want |= EP_WR, -1;
     unsigned long le = ERR_peek_last_error();
-    if (op[0] == 'r' && (err == SSL_ERROR_ZERO_RETURN ||
-                         (err == SSL_ERROR_SYSCALL && le == 0) ||
-                         (ERR_GET_LIB(le) == ERR_LIB_SSL &&
-                          ERR_GET_REASON(le) ==
-                              SSL_R_UNEXPECTED_EOF_WHILE_READING))) {
+    if (op[0] == 'r' &&
+        (err == SSL_ERROR_ZERO_RETURN ||
+         (err == SSL_ERROR_SYSCALL && le == 0) ||
+         (ERR_GET_LIB(le) == ERR_LIB_SSL &&
+          ERR_GET_REASON(le) == SSL_R_UNEXPECTED_EOF_WHILE_READING))) {
         e->eof = 1;
         e->eof_clean = err == SSL_ERROR_ZERO_RETURN;
         ERR_clear_error();
@@ -41,8 +41,8 @@ static long tls_fail(struct pconn *c, struct ep *e, int rc, const char *op)
     }
     const char *why = le ? ERR_reason_error_string(le) : NULL;
     if (c->error[0] == '\0')
-        snprintf(c->error, sizeof(c->error), "%s %s failed: %s", side(c, e),
-                 op, why ? why : (errno ? strerror(errno) : "closed"));
+        snprintf(c->error, sizeof(c->error), "%s %s failed: %s", side(c, e), op,
+                 why ? why : (errno ? strerror(errno) : "closed"));
     ERR_clear_error();
     return -2;
 }
@@ -86,8 +86,8 @@ long proxy_ep_write(struct pconn *c, struct ep *e, const void *buf, size_t n)
     if (errno == EAGAIN || errno == EINTR)
         return e->want |= EP_WR, -1;
     if (c->error[0] == '\0')
-        snprintf(c->error, sizeof(c->error), "%s write failed: %s",
-                 side(c, e), strerror(errno));
+        snprintf(c->error, sizeof(c->error), "%s write failed: %s", side(c, e),
+                 strerror(errno));
     return -2;
 }
 

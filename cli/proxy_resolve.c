@@ -228,8 +228,7 @@ struct addrinfo *proxy_map_lookup(const struct proxy_map *m, size_t n,
         char p[8];
         snprintf(p, sizeof(p), "%d", port);
         struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_NUMERICHOST |
-                                             AI_NUMERICSERV};
+                                 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
         struct addrinfo *ai = NULL;
         if (getaddrinfo(m[i].addr, p, &hints, &ai) == 0)
             return ai;

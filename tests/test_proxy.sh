@@ -111,7 +111,7 @@ px "https://a.test:$U1/" > /dev/null 2>&1
 python3 - "$tmp/audit.log" <<'PY' && ok "audit lines carry every field" || bad "audit fields"
 import json, sys
 need = {"time", "client", "target", "sni", "action", "rule", "leaf", "upstream",
-        "upstream_verify", "alpn", "bytes_up", "bytes_down", "duration_ms", "error"}
+        "upstream_verify", "upstream_resumed", "alpn", "bytes_up", "bytes_down", "duration_ms", "error"}
 e = [json.loads(l) for l in open(sys.argv[1])][-1]
 sys.exit(0 if need <= set(e) and e["bytes_down"] > 0 and e["bytes_up"] > 0 else 1)
 PY
@@ -211,8 +211,11 @@ wait_grep 'not reloaded' "$tmp/p1.err" && px "https://reload.test:$U1/" 2>&1 | g
   && ok "SIGHUP with a broken rules file: previous rules stay, logged" || bad "broken rules"
 px "https://sys.test:$U7/" 2>&1 | grep -q s_server && px "https://a.test:$U1/" 2>&1 | grep -q s_server \
   && ok "upstream trust: system roots plus --upstream-ca (added, not replacing)" || bad "system + extra"
+px "https://sys.test:$U7/" > /dev/null 2>&1
+[ "$(audit "sys.test:$U7" upstream_resumed)" = True ] && ok "upstream session resumed on the next connection" \
+  || bad "upstream session not resumed"
 cp "$tmp/EVIL.crt" "$tmp/sysroots.pem"; kill -HUP "$P1PID"; sleep 0.5
-neg "removed system root takes effect after refresh" "sys.test:$U7" "https://sys.test:$U7/" 'local issuer'
+neg "removed system root takes effect after refresh, resumable session or not" "sys.test:$U7" "https://sys.test:$U7/" 'local issuer'
 [ "$(grep -c CLIENT_HANDSHAKE_TRAFFIC_SECRET "$tmp/keys.log")" -ge 2 ] && [ "$(stat -c %a "$tmp/keys.log")" = 600 ] \
   && ok "keylog: NSS lines for both legs, mode 0600" || bad "keylog"
 
