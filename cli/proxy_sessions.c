@@ -24,6 +24,7 @@
 struct proxy_session_slot {
     char key[270]; /* "host:port" */
     SSL_SESSION *sess;
+    time_t stored; /* when the ticket arrived (our clock, any version) */
 };
 
 struct proxy_sessions {
@@ -71,6 +72,7 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess)
     SSL_SESSION_free(sl->sess);
     snprintf(sl->key, sizeof(sl->key), "%s", key);
     sl->sess = sess;
+    sl->stored = time(NULL);
     return 1; /* we keep the reference */
 }
 
@@ -102,11 +104,9 @@ void proxy_sessions_offer(SSL *ssl, const struct pconn *c)
         return;
     X509 *peer = SSL_SESSION_get0_peer(sl->sess);
     int days = 0, secs = 0; /* from now to the certificate's notAfter */
-    int fresh =
-        time(NULL) - (time_t)SSL_SESSION_get_time(sl->sess) < SESSION_MAX_AGE &&
-        peer != NULL &&
-        ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(peer)) &&
-        (days > 0 || (days == 0 && secs > 0));
+    int fresh = time(NULL) - sl->stored < SESSION_MAX_AGE && peer != NULL &&
+                ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(peer)) &&
+                (days > 0 || (days == 0 && secs > 0));
     if (!fresh) {
         SSL_SESSION_free(sl->sess);
         sl->sess = NULL;

@@ -28,8 +28,13 @@ mkleaf() {
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$tmp/$2.key" -out "$tmp/$2.csr" -subj "/CN=$2" 2>/dev/null
   printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' "$3" > "$tmp/$2.ext"
+  local validity=(-days "${4:-10}")
+  # OpenSSL 3.4+ refuses a negative -days; it has -not_before/-not_after.
+  if [ "${4:-10}" -lt 0 ] && openssl x509 -help 2>&1 | grep -q -- -not_after; then
+    validity=(-not_before 20200101000000Z -not_after 20200201000000Z)
+  fi
   openssl x509 -req -in "$tmp/$2.csr" -CA "$tmp/$1.crt" -CAkey "$tmp/$1.key" \
-    -CAcreateserial -out "$tmp/$2.crt" -days "${4:-10}" -extfile "$tmp/$2.ext" 2>/dev/null
+    -CAcreateserial -out "$tmp/$2.crt" "${validity[@]}" -extfile "$tmp/$2.ext" 2>/dev/null
   rm -f "$tmp/$2.csr" "$tmp/$2.ext"
 }
 # wait_grep PATTERN FILE: until FILE has a line matching PATTERN (10 s)
