@@ -18,7 +18,7 @@ FUZZ_SECONDS ?= 30
 # Every libFuzzer target (fuzz/CMakeLists.txt). A long run of one:
 #   make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=fuzz_identity
 FUZZ_TARGETS ?= fuzz_der fuzz_roots_pem fuzz_pem_scan fuzz_name fuzz_identity \
-                fuzz_client_hello fuzz_trust
+                fuzz_client_hello fuzz_trust fuzz_proxy
 
 .PHONY: all deps build run test bench test-asan test-tsan test-nodeprecated \
         test-matrix fuzz install clean

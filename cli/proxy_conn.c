@@ -15,6 +15,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "proxy.h"
+#include "proxy_parse.h"
 #include "serve_loop.h"
 
 #define HEAD_MAX 8192
@@ -54,86 +55,27 @@ void proxy_conn_fail(struct proxy *px, struct pconn *c, const char *reply,
 
 /* ---- HEAD: the CONNECT request ------------------------------------------- */
 
-/* Where the head ends in buf[0..n) (just past the blank line), or 0. */
-static size_t head_end(const char *buf, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (buf[i] != '\n')
-            continue;
-        if (i + 1 < n && buf[i + 1] == '\n')
-            return i + 2;
-        if (i + 2 < n && buf[i + 1] == '\r' && buf[i + 2] == '\n')
-            return i + 3;
-    }
-    return 0;
-}
-
-static int is_token(const char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-              s[i] == '-' || s[i] == '_'))
-            return 0;
-    return 1;
-}
-
-/* "host:port" or "[v6]:port" into c->host (normalized), c->port, c->is_ip. */
-static int parse_target(struct pconn *c, const char *t, size_t n)
-{
-    if (n == 0 || n >= sizeof(c->target))
-        return 0;
-    memcpy(c->target, t, n);
-    c->target[n] = '\0';
-    char *colon = strrchr(c->target, ':');
-    if (colon == NULL || colon == c->target ||
-        (c->target[0] == '[' && colon[-1] != ']'))
-        return 0;
-    char *end = NULL;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
-        return 0;
-    char host[256];
-    size_t hl = (size_t)(colon - c->target);
-    if (hl >= sizeof(host))
-        return 0;
-    memcpy(host, c->target, hl);
-    host[hl] = '\0';
-    if (ftls_leaf_normalize_name(host, 1, c->host, sizeof(c->host), &c->is_ip,
-                                 NULL) != FTLS_OK)
-        return 0;
-    size_t l = strlen(c->host);
-    if (!c->is_ip && l > 1 && c->host[l - 1] == '.')
-        c->host[l - 1] = '\0'; /* policy and upstream see one form */
-    c->port = (int)port;
-    return 1;
-}
-
 static void start_resolve(struct proxy *px, struct pconn *c);
 
 static void on_head(struct proxy *px, struct pconn *c, size_t len)
 {
-    const char *h = c->head;
-    const char *eol = memchr(h, '\n', len); /* there is one: head_end() */
-    const char *sp1 = memchr(h, ' ', (size_t)(eol - h));
-    const char *sp2 =
-        sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
-    if (sp1 == NULL || sp2 == NULL || !is_token(h, (size_t)(sp1 - h)) ||
-        eol - sp2 < 9 || strncmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-        proxy_conn_fail(px, c, R400, "malformed request");
+    struct proxy_request r;
+    enum proxy_head_status st = proxy_head_parse(c->head, len, &r);
+    if (st == PH_METHOD) {
+        proxy_conn_fail(px, c, R405, "method %s: only CONNECT is served",
+                        r.method);
         return;
     }
-    if ((size_t)(sp1 - h) != 7 || strncmp(h, "CONNECT", 7) != 0) {
-        proxy_conn_fail(px, c, R405, "method %.*s: only CONNECT is served",
-                        (int)(sp1 - h > 16 ? 16 : sp1 - h), h);
+    if (st != PH_OK) {
+        proxy_conn_fail(px, c, R400, "%s",
+                        r.method[0] ? "bad CONNECT target"
+                                    : "malformed request");
         return;
     }
-    if (!parse_target(c, sp1 + 1, (size_t)(sp2 - sp1 - 1))) {
-        proxy_conn_fail(px, c, R400, "bad CONNECT target");
-        return;
-    }
+    memcpy(c->target, r.target, sizeof(c->target));
+    memcpy(c->host, r.host, sizeof(c->host));
+    c->port = r.port;
+    c->is_ip = r.is_ip;
     free(c->head);
     c->head = NULL;
     const char *rule = NULL;
@@ -170,7 +112,7 @@ static void step_head(struct proxy *px, struct pconn *c)
         return;
     }
     size_t from = c->head_len > 3 ? c->head_len - 3 : 0;
-    size_t end = head_end(c->head + from, c->head_len + (size_t)n - from);
+    size_t end = proxy_head_end(c->head + from, c->head_len + (size_t)n - from);
     size_t take = end ? from + end - c->head_len : (size_t)n;
     if (recv(c->cl.fd, c->head + c->head_len, take, 0) != (ssize_t)take) {
         proxy_conn_fail(px, c, NULL, "client read failed");

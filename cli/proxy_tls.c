@@ -11,6 +11,7 @@
 #include <openssl/x509v3.h>
 
 #include "proxy.h"
+#include "proxy_parse.h"
 
 /* ---- client side ---------------------------------------------------------- */
 
@@ -22,18 +23,7 @@ static int hello_sni(SSL *s, char *out, size_t n)
     size_t len = 0;
     if (!SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &p, &len))
         return 0;
-    if (len < 5 || (size_t)((p[0] << 8) | p[1]) != len - 2 || p[2] != 0)
-        return -1;
-    size_t nl = (size_t)((p[3] << 8) | p[4]);
-    if (nl == 0 || nl + 5 > len || nl >= n)
-        return -1;
-    for (size_t i = 0; i < nl; i++) {
-        if (p[5 + i] <= 0x20 || p[5 + i] >= 0x7f)
-            return -1;
-        out[i] = (char)p[5 + i];
-    }
-    out[nl] = '\0';
-    return 1;
+    return proxy_sni_parse(p, len, out, n);
 }
 
 /* The client's ALPN list (wire format, validated) into c->alpn_offer. */
@@ -44,13 +34,7 @@ static int hello_alpn(SSL *s, struct pconn *c)
     if (!SSL_client_hello_get0_ext(
             s, TLSEXT_TYPE_application_layer_protocol_negotiation, &p, &len))
         return 1;
-    if (len < 2 || (size_t)((p[0] << 8) | p[1]) != len - 2)
-        return 0;
-    for (size_t i = 2; i < len; i += 1 + (size_t)p[i])
-        if (p[i] == 0 || i + 1 + p[i] > len)
-            return 0;
-    c->alpn_offer = malloc(len - 2);
-    if (c->alpn_offer == NULL)
+    if (!proxy_alpn_valid(p, len) || (c->alpn_offer = malloc(len - 2)) == NULL)
         return 0;
     memcpy(c->alpn_offer, p + 2, len - 2);
     c->alpn_offer_len = len - 2;
