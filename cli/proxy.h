@@ -188,6 +188,8 @@ struct pconn {
     char target[300]; /* as in the CONNECT line (host:port) */
     char host[256];   /* normalized: lowercase, no root dot, canonical IP */
     int port, is_ip;
+    char vname[256]; /* the name verified upstream: host, or the SNI */
+    int v_is_ip;     /* under --allow-sni-mismatch */
     enum proxy_action action;
     const char *rule; /* borrowed from px->rules: copied to rule_text */
     char rule_text[128];

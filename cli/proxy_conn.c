@@ -76,6 +76,8 @@ static void on_head(struct proxy *px, struct pconn *c, size_t len)
     memcpy(c->host, r.host, sizeof(c->host));
     c->port = r.port;
     c->is_ip = r.is_ip;
+    memcpy(c->vname, r.host, sizeof(c->vname));
+    c->v_is_ip = r.is_ip;
     free(c->head);
     c->head = NULL;
     const char *rule = NULL;

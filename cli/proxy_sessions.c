@@ -22,7 +22,7 @@
 #define SESSION_MAX_AGE 600
 
 struct proxy_session_slot {
-    char key[270]; /* "host:port" */
+    char key[520]; /* "verified-name@host:port" */
     SSL_SESSION *sess;
     time_t stored; /* when the ticket arrived (our clock, any version) */
 };
@@ -53,7 +53,9 @@ static void sessions_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
 
 static void make_key(const struct pconn *c, char *out, size_t n)
 {
-    snprintf(out, n, "%s:%d", c->host, c->port);
+    /* The name verified and where: a session for a name is not one for
+     * another name at the same address. */
+    snprintf(out, n, "%s@%s:%d", c->vname, c->host, c->port);
 }
 
 /* New tickets arrive after the handshake (TLS 1.3): keep the newest one
@@ -66,7 +68,7 @@ static int on_new_session(SSL *ssl, SSL_SESSION *sess)
     if (c == NULL || s == NULL || SSL_get_verify_result(ssl) != X509_V_OK ||
         !SSL_SESSION_is_resumable(sess))
         return 0;
-    char key[270];
+    char key[520];
     make_key(c, key, sizeof(key));
     struct proxy_session_slot *sl = &s->slot[slot_of(key)];
     SSL_SESSION_free(sl->sess);
@@ -97,7 +99,7 @@ void proxy_sessions_offer(SSL *ssl, const struct pconn *c)
 {
     struct proxy_sessions *s =
         SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_sessions_idx);
-    char key[270];
+    char key[520];
     make_key(c, key, sizeof(key));
     struct proxy_session_slot *sl = s ? &s->slot[slot_of(key)] : NULL;
     if (sl == NULL || sl->sess == NULL || strcmp(sl->key, key) != 0)

@@ -51,48 +51,81 @@ static int same_host(const char *a, const char *b)
     return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+/* The client's SNI, normalized (the root dot kept), into out; "" when it
+ * sent none. 0 when it is malformed or not a host name. */
+static int client_sni(SSL *s, char *out, size_t n)
+{
+    char raw[256];
+    int is_ip = 0, got = hello_sni(s, raw, sizeof(raw));
+    out[0] = '\0';
+    return got == 0 ||
+           (got > 0 &&
+            ftls_leaf_normalize_name(raw, 0, out, n, &is_ip, NULL) == FTLS_OK);
+}
+
+static int refuse(struct pconn *c, int *al, int alert, const char *why)
+{
+    if (c->error[0] == '\0')
+        snprintf(c->error, sizeof(c->error), "%s", why);
+    *al = alert;
+    return SSL_CLIENT_HELLO_ERROR;
+}
+
+/* An SNI other than the CONNECT host, allowed by --allow-sni-mismatch:
+ * the SNI is then the name the policy, the upstream verification and the
+ * leaf are about (the CONNECT target only says where to connect). */
+static int sni_mismatch(struct proxy *px, struct pconn *c, int *al)
+{
+    if (!px->allow_sni_mismatch)
+        return refuse(c, al, SSL_AD_ACCESS_DENIED,
+                      "SNI differs from the CONNECT host");
+    const char *rule = NULL;
+    snprintf(c->vname, sizeof(c->vname), "%s", c->sni);
+    size_t l = strlen(c->vname);
+    if (l > 1 && c->vname[l - 1] == '.')
+        c->vname[l - 1] = '\0';
+    c->v_is_ip = 0;
+    enum proxy_action a = proxy_rules_match(&px->rules, c->vname, 0, &rule);
+    if (a != PA_INTERCEPT)
+        return refuse(c, al, SSL_AD_ACCESS_DENIED,
+                      a == PA_DENY ? "SNI denied by policy"
+                                   : "SNI has a tunnel rule: CONNECT to it");
+    return SSL_CLIENT_HELLO_RETRY;
+}
+
 /* First call: read SNI and ALPN, check them against the CONNECT target,
- * and pause (the loop connects upstream). Second call: present the leaf,
- * or refuse when the target could not be verified. */
+ * and pause (the loop connects upstream). Later calls: the same
+ * ClientHello resumed, or a second one after a HelloRetryRequest, which
+ * must name the same host; then present the leaf, or refuse when the
+ * target could not be verified. */
 static int on_hello(SSL *s, int *al, void *arg)
 {
     struct proxy *px = arg;
     struct pconn *c = SSL_get_app_data(s);
+    char again[256];
     if (c == NULL)
         return *al = SSL_AD_INTERNAL_ERROR, SSL_CLIENT_HELLO_ERROR;
-    if (!c->hello_seen) {
-        c->hello_seen = 1;
-        char raw[256], norm[256];
-        int is_ip = 0, got = hello_sni(s, raw, sizeof(raw));
-        if (got < 0 ||
-            (got > 0 && ftls_leaf_normalize_name(raw, 0, norm, sizeof(norm),
-                                                 &is_ip, NULL) != FTLS_OK)) {
-            snprintf(c->error, sizeof(c->error), "client sent a bad SNI");
-            return *al = SSL_AD_UNRECOGNIZED_NAME, SSL_CLIENT_HELLO_ERROR;
-        }
-        if (got > 0) {
-            snprintf(c->sni, sizeof(c->sni), "%s", norm);
-            if (!px->allow_sni_mismatch && !same_host(norm, c->host)) {
-                snprintf(c->error, sizeof(c->error),
-                         "SNI differs from the CONNECT host");
-                return *al = SSL_AD_ACCESS_DENIED, SSL_CLIENT_HELLO_ERROR;
-            }
-        } else if (c->is_ip && !px->allow_ip) {
-            snprintf(c->error, sizeof(c->error),
-                     "no SNI for an IP target (--allow-ip mints IP leaves)");
-            return *al = SSL_AD_UNRECOGNIZED_NAME, SSL_CLIENT_HELLO_ERROR;
-        }
-        if (!hello_alpn(s, c)) {
-            snprintf(c->error, sizeof(c->error), "malformed ALPN offer");
-            return *al = SSL_AD_DECODE_ERROR, SSL_CLIENT_HELLO_ERROR;
-        }
-        return SSL_CLIENT_HELLO_RETRY;
+    if (c->hello_seen) {
+        if (!client_sni(s, again, sizeof(again)) || strcmp(again, c->sni))
+            return refuse(c, al, SSL_AD_ILLEGAL_PARAMETER,
+                          "SNI changed in a second ClientHello");
+        if (!c->upstream_ok)
+            return refuse(c, al, SSL_AD_HANDSHAKE_FAILURE, "not verified");
+        if (!proxy_tls_use_leaf(px, c))
+            return refuse(c, al, SSL_AD_INTERNAL_ERROR, "no leaf");
+        return SSL_CLIENT_HELLO_SUCCESS;
     }
-    if (!c->upstream_ok)
-        return *al = SSL_AD_HANDSHAKE_FAILURE, SSL_CLIENT_HELLO_ERROR;
-    if (!proxy_tls_use_leaf(px, c))
-        return *al = SSL_AD_INTERNAL_ERROR, SSL_CLIENT_HELLO_ERROR;
-    return SSL_CLIENT_HELLO_SUCCESS;
+    c->hello_seen = 1;
+    if (!client_sni(s, c->sni, sizeof(c->sni)))
+        return refuse(c, al, SSL_AD_UNRECOGNIZED_NAME, "client sent a bad SNI");
+    if (!hello_alpn(s, c))
+        return refuse(c, al, SSL_AD_DECODE_ERROR, "malformed ALPN offer");
+    if (c->sni[0] != '\0' && !same_host(c->sni, c->host))
+        return sni_mismatch(px, c, al);
+    if (c->sni[0] == '\0' && c->is_ip && !px->allow_ip)
+        return refuse(c, al, SSL_AD_UNRECOGNIZED_NAME,
+                      "no SNI for an IP target (--allow-ip mints IP leaves)");
+    return SSL_CLIENT_HELLO_RETRY;
 }
 
 /* Give the client what the target selected (it was offered the client's
@@ -241,9 +274,9 @@ SSL *proxy_tls_upstream_ssl(struct proxy *px, struct pconn *c)
         return NULL;
     X509_VERIFY_PARAM *vp = SSL_get0_param(s);
     X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    int ok = c->is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, c->host)
-                      : X509_VERIFY_PARAM_set1_host(vp, c->host, 0) &&
-                            SSL_set_tlsext_host_name(s, c->host);
+    int ok = c->v_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, c->vname)
+                        : X509_VERIFY_PARAM_set1_host(vp, c->vname, 0) &&
+                              SSL_set_tlsext_host_name(s, c->vname);
     if (ok && c->alpn_offer_len > 0)
         ok = SSL_set_alpn_protos(s, c->alpn_offer,
                                  (unsigned)c->alpn_offer_len) == 0;

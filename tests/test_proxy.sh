@@ -233,12 +233,26 @@ kill -0 "$P1PID" && ok "proxy still running after the abuse" || bad "proxy died"
 
 # ---- IPv6 listener, --allow-ip ----------------------------------------------
 "$bin" proxy --listen '[::1]:0' --upstream-ca "$tmp/UP.crt" --allow-ip --audit "$tmp/p2.audit" \
-  2> "$tmp/p2.err" &
+  --allow-sni-mismatch --deny c.test 2> "$tmp/p2.err" &
 pids+=($!)
 if wait_grep 'listening on' "$tmp/p2.err"; then
   P2=$(port_of "$tmp/p2.err"); CA2=$(sed -n 's/.*interception CA: //p' "$tmp/p2.err")
   out=$(curl -sS --max-time 10 -x "http://[::1]:$P2" --cacert "$CA2" "https://127.0.0.1:$U1/" 2>&1)
   echo "$out" | grep -q s_server && ok "IPv6 listener; IP target with --allow-ip (IP leaf)" || bad "allow-ip: $out"
+  # CONNECT to an address with the name in SNI: the name is what is checked.
+  s=$(openssl s_client -proxy "[::1]:$P2" -connect "127.0.0.1:$U1" -servername a.test -CAfile "$CA2" \
+    -verify_hostname a.test -verify_return_error < /dev/null 2>&1)
+  echo "$s" | grep -q 'Verify return code: 0' && grep -q '"sni":"a.test".*"upstream_verify":"ok"' "$tmp/p2.audit" \
+    && ok "--allow-sni-mismatch: leaf and upstream verification for the SNI name" || bad "sni mismatch allowed: $s"
+  openssl s_client -proxy "[::1]:$P2" -connect "127.0.0.1:$U1" -servername c.test -CAfile "$CA2" \
+    < /dev/null > /dev/null 2>&1
+  grep -q '"sni":"c.test".*"error":"SNI denied by policy"' "$tmp/p2.audit" \
+    && ok "--allow-sni-mismatch: the SNI name meets the rules (denied)" || bad "sni policy: $(tail -1 "$tmp/p2.audit")"
+  openssl s_client -proxy "[::1]:$P2" -connect "127.0.0.1:$U1" -servername wrong.test -CAfile "$CA2" \
+    < /dev/null > /dev/null 2>&1 # the address would verify (IP SAN); the name does not
+  grep -q '"sni":"wrong.test".*"upstream_verify":"hostname mismatch"' "$tmp/p2.audit" \
+    && ok "--allow-sni-mismatch: the upstream is verified for the SNI name, not the address" \
+    || bad "sni verify: $(tail -1 "$tmp/p2.audit")"
 else
   skip "IPv6 loopback not available"
 fi
