@@ -1,8 +1,12 @@
 /* libFuzzer target: the strict DER walker must never read out of bounds,
- * and whatever it accepts it must describe consistently. */
+ * whatever it accepts it must describe consistently, and every Name it
+ * vouches for (ftls__der_name_plain) OpenSSL must parse. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "base/der.h"
 
@@ -28,6 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (why == NULL) {
         abort();
     }
+    /* A Name the walker vouches for, OpenSSL parses, whole. */
+    if (ftls__der_name_plain(copy, size)) {
+        const unsigned char *p = copy;
+        X509_NAME *n = d2i_X509_NAME(NULL, &p, (long)size);
+        if (n == NULL || p != copy + size)
+            abort();
+        X509_NAME_free(n);
+    }
+    ERR_clear_error();
     free(copy);
     return 0;
 }

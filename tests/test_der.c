@@ -171,6 +171,74 @@ static void test_times(void)
         -1);
 }
 
+/* What ftls__der_name_plain() vouches for, OpenSSL parses: on every real
+ * root's subject and on every bit flip of a sample of them. */
+static void test_name_plain_is_a_subset_of_openssl(void)
+{
+    size_t plain = 0, vouched = 0, flips = 0;
+    for (unsigned i = 0; i < ftls__fallback_count; i++) {
+        struct ftls__cert_fields f;
+        const char *why = NULL;
+        REQUIRE(ftls__der_cert_fields(ftls__fallback_roots[i].der,
+                                      ftls__fallback_roots[i].der_len, &f,
+                                      &why) == 0);
+        plain += (size_t)ftls__der_name_plain(f.subject.p, f.subject.len);
+        if (i % 8 != 0)
+            continue;
+        unsigned char *copy = malloc(f.subject.len); /* exact: ASan bounds */
+        REQUIRE(copy != NULL);
+        for (size_t bit = 0; bit < f.subject.len * 8; bit++, flips++) {
+            memcpy(copy, f.subject.p, f.subject.len);
+            copy[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+            if (!ftls__der_name_plain(copy, f.subject.len))
+                continue;
+            vouched++;
+            const unsigned char *p = copy;
+            X509_NAME *n = d2i_X509_NAME(NULL, &p, (long)f.subject.len);
+            CHECK(n != NULL && p == copy + f.subject.len);
+            X509_NAME_free(n);
+        }
+        free(copy);
+    }
+    /* Most real roots take the fast path; flips both pass and fail. */
+    CHECK(plain * 10 >= (size_t)ftls__fallback_count * 9);
+    CHECK(vouched > 0 && vouched < flips);
+}
+
+/* Names the walker does not vouch for (OpenSSL then decides at load). */
+static void test_name_plain_refusals(void)
+{
+    static const unsigned char ok[] = {0x30, 0x0d, 0x31, 0x0b, 0x30,
+                                       0x09, 0x06, 0x03, 0x55, 0x04,
+                                       0x03, 0x0c, 0x02, 0x68, 0x69};
+    CHECK(ftls__der_name_plain(ok, sizeof(ok)));
+    unsigned char v[sizeof(ok)];
+    struct {
+        size_t at;
+        unsigned char byte;
+    } bad[] = {
+        {13, 0xff}, /* invalid UTF-8 */
+        {13, 0xc0}, /* overlong / truncated sequence */
+        {11, 0x1e}, /* BMPString: left to OpenSSL */
+        {11, 0x04}, /* OCTET STRING value */
+        {8, 0x80},  /* OID subidentifier with a leading 0x80 */
+        {2, 0x30},  /* RDN not a SET */
+        {1, 0x0e},  /* Name length past the end */
+    };
+    for (size_t i = 0; i < FTLS_ARRAY_LEN(bad); i++) {
+        memcpy(v, ok, sizeof(ok));
+        v[bad[i].at] = bad[i].byte;
+        CHECK(!ftls__der_name_plain(v, sizeof(v)));
+    }
+    static const unsigned char empty_rdn[] = {0x30, 0x02, 0x31, 0x00};
+    CHECK(!ftls__der_name_plain(empty_rdn, sizeof(empty_rdn)));
+    static const unsigned char surrogate[] = {
+        0x30, 0x0e, 0x31, 0x0c, 0x30, 0x0a, 0x06, 0x03,
+        0x55, 0x04, 0x03, 0x0c, 0x03, 0xed, 0xa0, 0x80};
+    CHECK(!ftls__der_name_plain(surrogate, sizeof(surrogate)));
+    CHECK(!ftls__der_name_plain(ok, sizeof(ok) - 1));
+}
+
 int main(void)
 {
     RUN(test_fallback_roots_agree_with_openssl);
@@ -178,5 +246,7 @@ int main(void)
     RUN(test_trailing_garbage_rejected);
     RUN(test_bit_flips_refused_or_agree);
     RUN(test_times);
+    RUN(test_name_plain_is_a_subset_of_openssl);
+    RUN(test_name_plain_refusals);
     return TEST_SUMMARY();
 }

@@ -12,6 +12,10 @@ enum {
     TAG_UTCTIME = 0x17,
     TAG_GENTIME = 0x18,
     TAG_SEQUENCE = 0x30,
+    TAG_SET = 0x31,
+    TAG_UTF8STRING = 0x0c,
+    TAG_PRINTABLESTRING = 0x13,
+    TAG_IA5STRING = 0x16,
     TAG_CTX0 = 0xa0,
     TAG_CTX1 = 0x81, /* issuerUniqueID [1] IMPLICIT BIT STRING */
     TAG_CTX2 = 0x82,
@@ -222,4 +226,77 @@ int ftls__der_cert_fields(const unsigned char *der, size_t len,
         return -1;
     *why = NULL;
     return 0;
+}
+
+/* Subidentifiers in minimal base-128 (no leading 0x80), the last one
+ * complete. */
+static int oid_ok(const unsigned char *p, size_t n)
+{
+    if (n == 0 || (p[n - 1] & 0x80))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == 0x80 && (i == 0 || !(p[i - 1] & 0x80)))
+            return 0;
+    return 1;
+}
+
+/* RFC 3629 UTF-8: no overlong forms, no surrogates, at most U+10FFFF. */
+static int utf8_ok(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i], need, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0)
+            need = 1, min = 0x80, c &= 0x1f;
+        else if ((c & 0xf0) == 0xe0)
+            need = 2, min = 0x800, c &= 0x0f;
+        else if ((c & 0xf8) == 0xf0)
+            need = 3, min = 0x10000, c &= 0x07;
+        else
+            return 0;
+        if (n - i <= need) /* the sequence runs past the end */
+            return 0;
+        for (unsigned k = 1; k <= need; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+            c = (c << 6) | (p[i + k] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+            return 0;
+        i += 1 + need;
+    }
+    return 1;
+}
+
+static int atv_plain(struct ftls__span atv)
+{
+    struct rd r = {atv.p, atv.len};
+    struct ftls__span oid, val;
+    unsigned tag;
+    if (expect(&r, TAG_OID, &oid, NULL) != 0 || !oid_ok(oid.p, oid.len) ||
+        tlv(&r, &tag, &val, NULL) != 0 || r.left != 0 || val.len == 0)
+        return 0;
+    return tag == TAG_PRINTABLESTRING || tag == TAG_IA5STRING ||
+           (tag == TAG_UTF8STRING && utf8_ok(val.p, val.len));
+}
+
+int ftls__der_name_plain(const unsigned char *p, size_t len)
+{
+    struct rd r = {p, len};
+    struct ftls__span name, rdn, atv;
+    if (expect(&r, TAG_SEQUENCE, &name, NULL) != 0 || r.left != 0)
+        return 0;
+    struct rd names = {name.p, name.len};
+    while (names.left > 0) {
+        if (expect(&names, TAG_SET, &rdn, NULL) != 0 || rdn.len == 0)
+            return 0;
+        struct rd set = {rdn.p, rdn.len};
+        while (set.left > 0)
+            if (expect(&set, TAG_SEQUENCE, &atv, NULL) != 0 || !atv_plain(atv))
+                return 0;
+    }
+    return 1;
 }

@@ -29,6 +29,14 @@ struct ftls__cert_fields {
 int ftls__der_cert_fields(const unsigned char *der, size_t len,
                           struct ftls__cert_fields *out, const char **why);
 
+/* 1 when the Name TLV p[0..len) is one OpenSSL certainly parses (so the
+ * root index may defer d2i_X509_NAME): DER lengths, non-empty RDNs of
+ * well-formed OIDs with non-empty PrintableString, IA5String or strictly
+ * valid UTF8String values, nothing after. 0 for anything else, which the
+ * caller then hands to OpenSSL at once (a subset of what OpenSSL accepts:
+ * never a superset). */
+int ftls__der_name_plain(const unsigned char *p, size_t len);
+
 /* Seconds since the epoch of a UTCTime/GeneralizedTime TLV content;
  * -1 on malformed input. tag is 0x17 or 0x18. */
 int ftls__der_time(unsigned tag, const unsigned char *p, size_t len,

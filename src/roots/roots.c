@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include "base/der.h"
@@ -178,14 +179,20 @@ ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
         r->stats.duplicates++;
         return FTLS_OK;
     }
-    const unsigned char *np = f.subject.p;
-    X509_NAME *name = d2i_X509_NAME(NULL, &np, (long)f.subject.len);
-    if (name == NULL) {
-        *why = "subject name rejected by OpenSSL";
-        return FTLS_E_PARSE;
+    /* The subject is parsed when a lookup first needs it; a name our
+     * walker cannot vouch for is checked with OpenSSL now, so the set
+     * never holds a root OpenSSL would refuse. */
+    if (!ftls__der_name_plain(f.subject.p, f.subject.len)) {
+        const unsigned char *np = f.subject.p;
+        X509_NAME *name = d2i_X509_NAME(NULL, &np, (long)f.subject.len);
+        X509_NAME_free(name);
+        if (name == NULL) {
+            *why = "subject name rejected by OpenSSL";
+            return FTLS_E_PARSE;
+        }
     }
     if (grow((void **)&r->v, &r->cap, r->n, sizeof(*r->v)) != 0)
-        goto nomem;
+        return FTLS_E_NOMEM;
     struct ftls__root *e = &r->v[r->n];
     memset(e, 0, sizeof(*e));
     if (der_static) {
@@ -193,11 +200,12 @@ ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
     } else if ((e->der = ftls__malloc(len)) != NULL) {
         memcpy(e->der, der, len);
     } else {
-        goto nomem;
+        return FTLS_E_NOMEM;
     }
     e->der_static = (unsigned char)(der_static != 0);
     e->der_len = len;
-    e->subject = name;
+    e->subject_der = e->der + (f.subject.p - der);
+    e->subject_len = f.subject.len;
     e->label = label;
     e->location = location;
     e->not_before = f.not_before;
@@ -211,13 +219,10 @@ ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
     if (dedup_insert(r, r->n) != 0) {
         if (!der_static)
             ftls__free(e->der);
-        goto nomem;
+        return FTLS_E_NOMEM;
     }
     r->n++;
     return FTLS_OK;
-nomem:
-    X509_NAME_free(name);
-    return FTLS_E_NOMEM;
 }
 
 ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
@@ -274,45 +279,93 @@ ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
 
 static int cmp_subject(const void *a, const void *b, void *ctx)
 {
-    const ftls_roots *r = ctx;
-    const struct ftls__root *x = &r->v[*(const size_t *)a];
-    const struct ftls__root *y = &r->v[*(const size_t *)b];
-    int c = X509_NAME_cmp(x->subject, y->subject);
-    if (c != 0)
-        return c;
+    X509_NAME *const *names = ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = X509_NAME_cmp(names[i], names[j]);
     /* Stable: keep load order among equal subjects. */
-    return (*(const size_t *)a > *(const size_t *)b) -
-           (*(const size_t *)a < *(const size_t *)b);
+    return c != 0 ? c : (i > j) - (i < j);
 }
 
 ftls_code ftls__roots_finish(ftls_roots *r, ftls_error *err)
 {
-    ftls__free(r->by_subject);
-    r->by_subject = ftls__calloc(r->n ? r->n : 1, sizeof(*r->by_subject));
-    if (r->by_subject == NULL)
-        return ftls__err(err, FTLS_E_NOMEM, "roots: out of memory");
-    for (size_t i = 0; i < r->n; i++)
-        r->by_subject[i] = i;
-    qsort_r(r->by_subject, r->n, sizeof(*r->by_subject), cmp_subject, r);
+    (void)r, (void)err; /* the index is built lazily (ftls__roots_index) */
     return FTLS_OK;
 }
 
-size_t ftls__roots_lookup_subject(const ftls_roots *r, const X509_NAME *name,
-                                  size_t *first)
+static void index_free(struct ftls__subject_index *x, size_t n)
 {
+    if (x == NULL)
+        return;
+    for (size_t i = 0; x->names != NULL && i < n; i++)
+        X509_NAME_free(x->names[i]);
+    ftls__free(x->names);
+    ftls__free(x->order);
+    ftls__free(x);
+}
+
+static struct ftls__subject_index *index_build(const ftls_roots *r)
+{
+    struct ftls__subject_index *x = ftls__calloc(1, sizeof(*x));
+    size_t n = r->n ? r->n : 1;
+    if (x == NULL || (x->names = ftls__calloc(n, sizeof(*x->names))) == NULL ||
+        (x->order = ftls__calloc(n, sizeof(*x->order))) == NULL) {
+        index_free(x, 0);
+        return NULL;
+    }
+    /* Every subject was vetted at load (ftls__roots_add_der): a failure
+     * here is OpenSSL out of memory, and no index is better than one that
+     * silently misses a root. */
+    for (size_t i = 0; i < r->n; i++) {
+        const unsigned char *p = r->v[i].subject_der;
+        x->order[i] = i;
+        if ((x->names[i] =
+                 d2i_X509_NAME(NULL, &p, (long)r->v[i].subject_len)) == NULL) {
+            ERR_clear_error();
+            index_free(x, r->n);
+            return NULL;
+        }
+    }
+    qsort_r(x->order, r->n, sizeof(*x->order), cmp_subject, x->names);
+    return x;
+}
+
+const struct ftls__subject_index *ftls__roots_index(const ftls_roots *r)
+{
+    ftls_roots *m = (ftls_roots *)r; /* the index is a cache: logically const */
+    struct ftls__subject_index *x =
+        atomic_load_explicit(&m->index, memory_order_acquire);
+    if (x != NULL)
+        return x;
+    struct ftls__subject_index *mine = index_build(r), *none = NULL;
+    if (mine == NULL)
+        return NULL;
+    if (atomic_compare_exchange_strong_explicit(
+            &m->index, &none, mine, memory_order_acq_rel, memory_order_acquire))
+        return mine;
+    index_free(mine, r->n); /* another thread published first */
+    return none;
+}
+
+size_t ftls__roots_lookup_subject(const ftls_roots *r, const X509_NAME *name,
+                                  const size_t **match)
+{
+    const struct ftls__subject_index *x = ftls__roots_index(r);
+    *match = NULL;
+    if (x == NULL || name == NULL)
+        return 0;
     size_t lo = 0, hi = r->n;
     while (lo < hi) { /* lower bound */
         size_t mid = lo + (hi - lo) / 2;
-        if (X509_NAME_cmp(r->v[r->by_subject[mid]].subject, name) < 0)
+        if (X509_NAME_cmp(x->names[x->order[mid]], name) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     size_t n = 0;
     while (lo + n < r->n &&
-           X509_NAME_cmp(r->v[r->by_subject[lo + n]].subject, name) == 0)
+           X509_NAME_cmp(x->names[x->order[lo + n]], name) == 0)
         n++;
-    *first = lo;
+    *match = x->order + lo;
     return n;
 }
 
@@ -321,11 +374,10 @@ void ftls_roots_free(ftls_roots *r)
     if (r == NULL ||
         atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < r->n; i++) {
-        X509_NAME_free(r->v[i].subject);
+    index_free(atomic_load_explicit(&r->index, memory_order_acquire), r->n);
+    for (size_t i = 0; i < r->n; i++)
         if (!r->v[i].der_static)
             ftls__free(r->v[i].der);
-    }
     for (size_t i = 0; i < r->nproblems; i++) {
         ftls__free(r->problems[i].path);
         ftls__free(r->problems[i].reason);
@@ -333,7 +385,6 @@ void ftls_roots_free(ftls_roots *r)
     for (size_t i = 0; i < r->nstrings; i++)
         ftls__free(r->strings[i]);
     ftls__free(r->v);
-    ftls__free(r->by_subject);
     ftls__free(r->dedup);
     ftls__free(r->problems);
     ftls__free(r->strings);
@@ -360,9 +411,12 @@ ftls_code ftls_roots_get0_info(const ftls_roots *r, size_t i,
     if (r == NULL || info == NULL || i >= r->n)
         return FTLS_E_INVALID_ARGUMENT;
     const struct ftls__root *e = &r->v[i];
+    const struct ftls__subject_index *x = ftls__roots_index(r);
+    if (x == NULL)
+        return FTLS_E_NOMEM;
     info->der = e->der;
     info->der_len = e->der_len;
-    info->subject = e->subject;
+    info->subject = x->names[i];
     info->label = e->label;
     info->location = e->location;
     info->not_before = e->not_before;

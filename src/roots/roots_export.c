@@ -29,15 +29,17 @@ static int write_name(BIO *b, const X509_NAME *name)
     return X509_NAME_print_ex(b, name, 0, flags) >= 0;
 }
 
-static int write_root(BIO *b, const struct ftls__root *e, int64_t now)
+static int write_root(BIO *b, const ftls_roots *r, size_t at, int64_t now)
 {
+    const struct ftls__root *e = &r->v[at];
+    const struct ftls__subject_index *x = ftls__roots_index(r);
     char date[11];
     if (BIO_puts(b, "\n# ") <= 0)
         return 0;
     if (e->label != NULL) {
         if (BIO_puts(b, e->label) <= 0)
             return 0;
-    } else if (!write_name(b, e->subject)) {
+    } else if (x == NULL || !write_name(b, x->names[at])) {
         return 0;
     }
     BIO_puts(b, "\n# SHA-256:");
@@ -79,6 +81,9 @@ static int write_bundle(const ftls_roots *roots, BIO *b, unsigned flags,
                         "(source: %s).\n",
                         FTLS_VERSION_STRING, date,
                         ftls_roots_origin_name(roots->kind)) > 0;
+    const struct ftls__subject_index *x = ftls__roots_index(roots);
+    if (x == NULL)
+        return 0;
     for (size_t i = 0; ok && i < roots->n; i++) {
         const struct ftls__root *e = &roots->v[i];
         if (e->distrust_after != 0 &&
@@ -87,7 +92,7 @@ static int write_bundle(const ftls_roots *roots, BIO *b, unsigned flags,
             dropped++;
             continue;
         }
-        ok = write_root(b, e, now);
+        ok = write_root(b, roots, i, now);
         (*count)++;
     }
     if (ok && dropped > 0)

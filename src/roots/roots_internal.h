@@ -11,7 +11,8 @@
 struct ftls__root {
     unsigned char *der;
     size_t der_len;
-    X509_NAME *subject;
+    const unsigned char *subject_der; /* the Name TLV inside der */
+    size_t subject_len;
     const char *label;    /* owned by the set's string list, or static */
     const char *location; /* owned by the set's string list, or static */
     int64_t not_before, not_after, distrust_after;
@@ -19,6 +20,13 @@ struct ftls__root {
     unsigned char ski[32];
     unsigned char ski_len;
     unsigned char der_static; /* der points into embedded data */
+};
+
+/* names[i]: root i's subject as OpenSSL parses it; order: root indices
+ * sorted by X509_NAME_cmp (load order among equals). */
+struct ftls__subject_index {
+    X509_NAME **names;
+    size_t *order;
 };
 
 struct ftls__problem {
@@ -33,8 +41,10 @@ struct ftls_roots {
     ftls_roots_origin kind;
     struct ftls__root *v;
     size_t n, cap;
-    size_t *by_subject; /* indices sorted by X509_NAME_cmp, after finish */
-    uint32_t *dedup;    /* open addressing by SHA-256; index+1, 0 empty */
+    /* Parsed subjects and their order, built on first need (a cold load
+     * does not parse names: most sets answer few lookups). */
+    struct ftls__subject_index *_Atomic index;
+    uint32_t *dedup; /* open addressing by SHA-256; index+1, 0 empty */
     size_t dedup_cap;
     struct ftls__problem *problems;
     size_t nproblems, capproblems;
@@ -80,14 +90,19 @@ ftls__roots_add_der(ftls_roots *r, const unsigned char *der, size_t len,
 FTLS_NODISCARD ftls_code ftls__roots_add_pem(ftls_roots *r,
                                              const unsigned char *buf,
                                              size_t len, const char *location);
-/* Build the subject index. After this the set is immutable. */
+/* Loading is over. After this the set is immutable (its subject index is
+ * built on first use, by whichever thread needs it first). */
 FTLS_NODISCARD ftls_code ftls__roots_finish(ftls_roots *r, ftls_error *err);
+/* The subject index, built now if needed; NULL when out of memory.
+ * Lock-free: threads that race build one each and one wins, so neither a
+ * lock nor fork() can leave it half-built. */
+const struct ftls__subject_index *ftls__roots_index(const ftls_roots *r);
 /* Index of a root with this DER hash, or -1. */
 long ftls__roots_find_sha256(const ftls_roots *r, const unsigned char h[32]);
-/* First position in by_subject with this subject and the count of equal
- * subjects; count 0 when none. */
+/* The roots with this subject: their indices in *match (borrowed from the
+ * index) and their count; 0 when none (or out of memory). */
 size_t ftls__roots_lookup_subject(const ftls_roots *r, const X509_NAME *name,
-                                  size_t *first);
+                                  const size_t **match);
 
 /* The set's process-unique id (never reused, unlike its address): what a
  * session records as the trust that verified its peer. */

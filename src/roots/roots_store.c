@@ -92,15 +92,16 @@ static int lookup_by_subject(X509_LOOKUP *lu, X509_LOOKUP_TYPE type,
 {
     const ftls_roots *r = X509_LOOKUP_get_method_data(lu);
     X509_STORE *store = X509_LOOKUP_get_store(lu);
-    size_t first, count;
+    const size_t *match = NULL;
+    size_t count;
     if (type != X509_LU_X509 || r == NULL || store == NULL || name == NULL)
         return 0;
-    if ((count = ftls__roots_lookup_subject(r, name, &first)) == 0)
+    if ((count = ftls__roots_lookup_subject(r, name, &match)) == 0)
         return 0;
     ERR_set_mark();
     int added = 0;
     for (size_t k = 0; k < count; k++) {
-        const struct ftls__root *e = &r->v[r->by_subject[first + k]];
+        const struct ftls__root *e = &r->v[match[k]];
         const unsigned char *p = e->der;
         X509 *x = d2i_X509(NULL, &p, (long)e->der_len);
         if (x == NULL) /* indexed but rejected by OpenSSL: not a root */
