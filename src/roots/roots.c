@@ -160,6 +160,20 @@ static int dedup_insert(ftls_roots *r, size_t idx)
     return 0;
 }
 
+/* The subject is parsed when a lookup first needs it; a name our walker
+ * cannot vouch for is checked with OpenSSL now, so the set never holds a
+ * root OpenSSL would refuse. */
+static int subject_ok(const struct ftls__span *s)
+{
+    if (ftls__der_name_plain(s->p, s->len))
+        return 1;
+    const unsigned char *np = s->p;
+    X509_NAME *name = d2i_X509_NAME(NULL, &np, (long)s->len);
+    X509_NAME_free(name);
+    ERR_clear_error();
+    return name != NULL;
+}
+
 ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
                               size_t len, int der_static, const char *label,
                               const char *location, int64_t distrust_after,
@@ -179,17 +193,9 @@ ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
         r->stats.duplicates++;
         return FTLS_OK;
     }
-    /* The subject is parsed when a lookup first needs it; a name our
-     * walker cannot vouch for is checked with OpenSSL now, so the set
-     * never holds a root OpenSSL would refuse. */
-    if (!ftls__der_name_plain(f.subject.p, f.subject.len)) {
-        const unsigned char *np = f.subject.p;
-        X509_NAME *name = d2i_X509_NAME(NULL, &np, (long)f.subject.len);
-        X509_NAME_free(name);
-        if (name == NULL) {
-            *why = "subject name rejected by OpenSSL";
-            return FTLS_E_PARSE;
-        }
+    if (!subject_ok(&f.subject)) {
+        *why = "subject name rejected by OpenSSL";
+        return FTLS_E_PARSE;
     }
     if (grow((void **)&r->v, &r->cap, r->n, sizeof(*r->v)) != 0)
         return FTLS_E_NOMEM;
