@@ -20,6 +20,7 @@
 #include "base/grace.h"
 #include "test.h"
 #include "base/testhook.h"
+#include "roots/roots_internal.h"
 #include "testutil.h"
 
 /* ---- hook plumbing ----------------------------------------------------- */
@@ -107,6 +108,49 @@ static void test_publish_generation_after_replacement(void)
     CHECK_EQ_INT(a.gen, 1);
     CHECK_EQ_INT(gen_b, 2);
     ftls_cell_free(cell);
+    hooks_off();
+}
+
+/* ---- roots: two threads build the subject index at once ----------------- */
+
+struct index_arg {
+    const ftls_roots *roots;
+    const struct ftls__subject_index *got;
+};
+
+static void *stalled_indexer(void *p)
+{
+    struct index_arg *a = p;
+    tl_stop_here = FTLS_HOOK_ROOTS_INDEX_BUILT + 1;
+    a->got = ftls__roots_index(a->roots);
+    return NULL;
+}
+
+/* Thread A builds the index and stalls before publishing it; the main
+ * thread builds and publishes its own; A resumes, loses the race, frees
+ * its copy and must return the published one (ASan: no leak, no use after
+ * free; every lookup answers from the one index). */
+static void test_roots_index_built_twice(void)
+{
+    hooks_on();
+    ftls_roots *r = NULL;
+    REQUIRE(ftls_roots_load(FTLS_ROOTS_FALLBACK, &r, NULL) == FTLS_OK);
+    struct index_arg a = {.roots = r};
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, stalled_indexer, &a) == 0);
+    sem_wait(&g_reached);
+    const struct ftls__subject_index *mine = ftls__roots_index(r);
+    REQUIRE(mine != NULL);
+    sem_post(&g_release);
+    pthread_join(th, NULL);
+    CHECK(a.got == mine);
+    ftls_root_info info;
+    const size_t *match = NULL;
+    REQUIRE(ftls_roots_get0_info(r, 0, &info) == FTLS_OK);
+    CHECK(ftls__roots_lookup_subject(r, info.subject, &match) >= 1);
+    CHECK(match != NULL && mine->names[*match] != NULL &&
+          X509_NAME_cmp(mine->names[*match], info.subject) == 0);
+    ftls_roots_free(r);
     hooks_off();
 }
 
@@ -374,6 +418,7 @@ int main(void)
 {
     REQUIRE(ftls_ca_generate(NULL, &g_ca, NULL) == FTLS_OK);
     RUN(test_publish_generation_after_replacement);
+    RUN(test_roots_index_built_twice);
     RUN(test_leaf_cache_evicts_nothing_in_flight);
     RUN(test_fork_with_reader_in_window);
     RUN(test_fork_under_load);

@@ -13,6 +13,7 @@ enum ftls__hook_point {
     FTLS_HOOK_LEAF_MINT_BEGIN, /* leaf cache: about to mint (arg: name) */
     FTLS_HOOK_FORK_PREPARE, /* atfork prepare: gate closed, no op in flight */
     FTLS_HOOK_FILE_STATED, /* file read: size taken, nothing read (arg: path) */
+    FTLS_HOOK_ROOTS_INDEX_BUILT, /* subject index built, not yet published */
     FTLS_HOOK__COUNT
 };
 

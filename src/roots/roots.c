@@ -12,6 +12,7 @@
 #include "base/der.h"
 #include "base/pem.h"
 #include "base/str.h"
+#include "base/testhook.h"
 #include "roots/roots_internal.h"
 
 #define DEDUP_INITIAL 512
@@ -345,6 +346,7 @@ const struct ftls__subject_index *ftls__roots_index(const ftls_roots *r)
     struct ftls__subject_index *mine = index_build(r), *none = NULL;
     if (mine == NULL)
         return NULL;
+    FTLS_TEST_HOOK(FTLS_HOOK_ROOTS_INDEX_BUILT, r);
     if (atomic_compare_exchange_strong_explicit(
             &m->index, &none, mine, memory_order_acq_rel, memory_order_acquire))
         return mine;
