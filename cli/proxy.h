@@ -19,6 +19,7 @@
 #define FTLS_CLI_PROXY_H
 
 #include <netdb.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -250,6 +251,8 @@ void proxy_conn_close(struct proxy *px, struct pconn *c);
 /* Make epoll watch what c's endpoints wait for. */
 void proxy_conn_watch(struct proxy *px, struct pconn *c);
 int proxy_loop_run(struct proxy *px);
+/* The signals the loop takes through its signalfd (blocked elsewhere). */
+void proxy_signal_set(sigset_t *set);
 
 /* proxy_audit.c */
 void proxy_audit(struct proxy *px, const struct pconn *c);

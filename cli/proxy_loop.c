@@ -257,14 +257,19 @@ static void on_resolved(struct proxy *px)
     }
 }
 
+void proxy_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGCHLD);
+}
+
 static int loop_init(struct proxy *px)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGCHLD);
+    proxy_signal_set(&set);
     px->ep = epoll_create1(EPOLL_CLOEXEC);
     px->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (px->ep < 0 || px->sig_fd < 0 || !proxy_resolver_new(&px->resolver))
