@@ -97,12 +97,16 @@ static void on_head(struct proxy *px, struct pconn *c, size_t len)
  * tunnel, which starts only after our 200. */
 static void step_head(struct proxy *px, struct pconn *c)
 {
-    if (c->head == NULL && (c->head = malloc(HEAD_MAX)) == NULL) {
+    char probe;
+    /* The buffer only once bytes arrive: idle connections cost no 8 KiB. */
+    ssize_t n = c->head ? 1 : recv(c->cl.fd, &probe, 1, MSG_PEEK);
+    if (n > 0 && c->head == NULL && (c->head = malloc(HEAD_MAX)) == NULL) {
         proxy_conn_fail(px, c, NULL, "out of memory");
         return;
     }
-    ssize_t n =
-        recv(c->cl.fd, c->head + c->head_len, HEAD_MAX - c->head_len, MSG_PEEK);
+    if (n > 0)
+        n = recv(c->cl.fd, c->head + c->head_len, HEAD_MAX - c->head_len,
+                 MSG_PEEK);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         c->cl.want |= EP_RD;
         return;
@@ -135,6 +139,8 @@ static void try_connect(struct proxy *px, struct pconn *c)
 {
     for (; c->ai_next != NULL; c->ai_next = c->ai_next->ai_next) {
         struct addrinfo *a = c->ai_next;
+        if (proxy_rules_denies_addr(&px->rules, a->ai_addr))
+            continue;
         int fd =
             socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                    a->ai_protocol);
@@ -165,25 +171,18 @@ void proxy_conn_resolved(struct proxy *px, struct pconn *c, struct addrinfo *ai,
                         error ? error : "no address");
         return;
     }
-    /* Deny rules on addresses hold for names that resolve into them. */
-    struct addrinfo **pp = &ai;
-    while (*pp != NULL) {
-        if (proxy_rules_denies_addr(&px->rules, (*pp)->ai_addr)) {
-            struct addrinfo *drop = *pp;
-            *pp = drop->ai_next;
-            drop->ai_next = NULL;
-            freeaddrinfo(drop);
-        } else {
-            pp = &(*pp)->ai_next;
-        }
-    }
-    if (ai == NULL) {
+    /* Deny rules on addresses hold for names that resolve into them:
+     * try_connect() skips those addresses. */
+    size_t allowed = 0;
+    for (struct addrinfo *a = ai; a != NULL; a = a->ai_next)
+        allowed += !proxy_rules_denies_addr(&px->rules, a->ai_addr);
+    c->ai = c->ai_next = ai;
+    if (allowed == 0) {
         px->c.denied++;
         c->action = PA_DENY;
         proxy_conn_fail(px, c, R403, "every address of %s is denied", c->host);
         return;
     }
-    c->ai = c->ai_next = ai;
     try_connect(px, c);
 }
 
