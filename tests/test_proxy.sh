@@ -219,6 +219,21 @@ neg "removed system root takes effect after refresh, resumable session or not" "
 [ "$(grep -c CLIENT_HANDSHAKE_TRAFFIC_SECRET "$tmp/keys.log")" -ge 2 ] && [ "$(stat -c %a "$tmp/keys.log")" = 600 ] \
   && ok "keylog: NSS lines for both legs, mode 0600" || bad "keylog"
 
+# ---- back-pressure: a slow reader of a fast upstream -------------------------
+rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$1/status"; }
+if [ -n "${FTLS_SANITIZED:-}" ]; then
+  skip "back-pressure RSS check under the $FTLS_SANITIZED sanitizer (it measures shadow memory)"
+else
+  before=$(rss "$P1PID")
+  curl -sS --max-time 4 --limit-rate 64K -x "http://127.0.0.1:$P1" --cacert "$CA" -o /dev/null \
+    "https://big.test:$U8/big.bin" 2> /dev/null &
+  cp=$!; peak=$before
+  for _ in $(seq 30); do sleep 0.1; r=$(rss "$P1PID"); [ "${r:-0}" -gt "$peak" ] && peak=$r; done
+  wait $cp
+  [ $((peak - before)) -lt 3072 ] && ok "slow reader of an 8 MiB download: proxy RSS +$((peak - before)) KiB" \
+    || bad "back-pressure: RSS grew by $((peak - before)) KiB"
+fi
+
 # ---- abuse: idle connections at the cap, slowloris ---------------------------
 python3 "$here/serve_abuse.py" idle "$P1" 500 5 > "$tmp/idle.out" &
 ap=$!; wait_grep '^ready' "$tmp/idle.out"
