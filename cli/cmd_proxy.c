@@ -70,7 +70,8 @@ const struct cli_command cli_cmd_proxy = {
     "this proxy and SSL_CERT_FILE, CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE and\n"
     "NODE_EXTRA_CA_CERTS pointing at the system roots plus the interception\n"
     "CA; the proxy exits with CMD's status. Audit lines then go to stderr\n"
-    "unless --audit is given.\n" CLI_CA_FILE_HELP,
+    "unless --audit is given. Plain http:// requests reach the proxy too and\n"
+    "get 405: nothing leaves unaudited.\n" CLI_CA_FILE_HELP,
     cmd_proxy,
 };
 
