@@ -9,9 +9,17 @@ check() { # check "what" COMMAND...: ok when the command succeeds
   if "$@"; then ok "$what"; else bad "$what"; fi
 }
 tmp=$(mktemp -d); pids=()
-lib_cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+# Define lib_on_exit for more cleanup; KEEP=1 keeps $tmp for a post-mortem.
+lib_cleanup() {
+  if declare -F lib_on_exit >/dev/null; then lib_on_exit; fi
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  [ -n "${KEEP:-}" ] || rm -rf "$tmp"
+}
 trap lib_cleanup EXIT
-finish() { echo "$pass passed, $fail failed, $skipped skipped"; [ "$fail" = 0 ]; exit $?; }
+finish() {
+  echo "$pass passed, $fail failed$([ "$skipped" = 0 ] || echo ", $skipped skipped")"
+  [ "$fail" = 0 ]; exit $?
+}
 
 # mkca NAME: a P-256 CA in $tmp/NAME.crt and $tmp/NAME.key
 mkca() {

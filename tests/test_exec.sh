@@ -10,12 +10,7 @@ bin=${1:?usage: test_exec.sh path/to/freshtls path/to/libfreshtls-preload.so}
 shim=${2:?usage: test_exec.sh path/to/freshtls path/to/libfreshtls-preload.so [exec_callbacks]}
 cbprog=${3:-}
 staticprog=${4:-}
-pass=0 fail=0
-ok() { echo "ok   $*"; pass=$((pass+1)); }
-bad() { echo "FAIL $*"; fail=$((fail+1)); }
-tmp=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${KEEP:-}" ] || rm -rf "$tmp"; }
-trap cleanup EXIT
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 py=/usr/bin/python3; [ -x "$py" ] || py=python3
 
 "$bin" ca init --out "$tmp/ca" >/dev/null || exit 1
@@ -305,5 +300,4 @@ out=$("$bin" exec --shim "$shim" -- echo plain 2>&1)
 "$bin" exec --shim "$shim" -- sh -c 'exit 7'; rc=$?
 [ $rc -eq 7 ] && ok "the program's exit status is freshtls exec's" || bad "exit $rc"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

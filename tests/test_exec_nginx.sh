@@ -12,16 +12,9 @@ command -v nginx >/dev/null 2>&1 || { echo "SKIP nginx is not installed (apt-get
 [ "$(id -u)" = 0 ] || { echo "SKIP needs root (nginx master as root, workers as www-data)"; exit 77; }
 id www-data >/dev/null 2>&1 || { echo "SKIP no www-data user"; exit 77; }
 SWAPS=${FTLS_NGINX_SWAPS:-50}
-pass=0 fail=0
-ok() { echo "ok   $*"; pass=$((pass+1)); }
-bad() { echo "FAIL $*"; fail=$((fail+1)); }
-tmp=$(mktemp -d); chmod 0755 "$tmp"; pids=()
-cleanup() {
-  [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.2; rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+chmod 0755 "$tmp" # nginx workers (www-data) read their files here
+lib_on_exit() { [ -f "$tmp/nginx.pid" ] && kill "$(cat "$tmp/nginx.pid")" 2>/dev/null; sleep 0.2; }
 
 "$bin" ca init --out "$tmp/ca" >/dev/null || exit 1
 s="$tmp/secret"; mkdir -p "$s"; chmod 0755 "$s"
@@ -121,5 +114,4 @@ grep -q 'rejected .*does not match' "$tmp/shim.log" && ok "the log says why" || 
 kill -0 "$(cat "$tmp/nginx.pid")" 2>/dev/null && ok "no signal was needed: nginx is still the same process" \
   || bad "nginx died"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

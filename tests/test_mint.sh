@@ -5,12 +5,7 @@
 # behaviour of `ca init` and `mint`. Loopback only.
 set -u
 bin=${1:?usage: test_mint.sh path/to/freshtls}
-pass=0 fail=0
-ok() { echo "ok   $*"; pass=$((pass+1)); }
-bad() { echo "FAIL $*"; fail=$((fail+1)); }
-tmp=$(mktemp -d); spid=
-cleanup() { [ -n "$spid" ] && kill "$spid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 "$bin" ca init --out "$tmp/ca" >/dev/null && ok "ca init" || bad "ca init"
 [ "$(stat -c %a "$tmp/ca/ca.key")" = 600 ] && [ "$(stat -c %a "$tmp/ca/ca.crt")" = 644 ] \
@@ -51,7 +46,7 @@ done
 
 # A loopback server minting per SNI.
 "$bin" serve --mint-ca "$tmp/ca" --listen 127.0.0.1:0 > "$tmp/serve.out" 2> "$tmp/serve.err" &
-spid=$!
+spid=$!; pids+=("$spid")
 for _ in $(seq 200); do grep -q 'listening on' "$tmp/serve.out" && break; sleep 0.05; done
 port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$tmp/serve.out")
 [ -n "$port" ] && ok "serve --mint-ca on port $port" || { bad "serve --mint-ca"; cat "$tmp/serve.err"; }
@@ -119,5 +114,4 @@ leaf_end=$(openssl x509 -in "$tmp/long.pem" -noout -enddate)
 [ $rc -eq 0 ] && [ "$ca_end" = "$leaf_end" ] && grep -q 'ends with its CA' "$tmp/mint.err" \
   && ok "mint --days 180 under a 30-day CA ends with the CA" || bad "clamp: $ca_end vs $leaf_end"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -4,12 +4,7 @@
 # rotation, and a clean shutdown on SIGTERM. Loopback only.
 set -u
 bin=${1:?usage: test_serve.sh path/to/freshtls}
-pass=0 fail=0
-ok() { echo "ok   $*"; pass=$((pass+1)); }
-bad() { echo "FAIL $*"; fail=$((fail+1)); }
-tmp=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
-trap cleanup EXIT
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 ca() { # ca NAME
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
@@ -116,5 +111,4 @@ req "$tmp/c1" | grep -q served && bad "mTLS: client-one still accepted" || ok "m
 kill -INT "$spid"; wait "$spid"; rc=$?
 [ "$rc" -eq 0 ] && ok "clean shutdown on SIGINT" || bad "serve exited $rc on SIGINT"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

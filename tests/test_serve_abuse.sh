@@ -10,12 +10,7 @@
 set -u
 bin=${1:?usage: test_serve_abuse.sh path/to/freshtls}
 here=$(cd "$(dirname "$0")" && pwd)
-pass=0 fail=0
-ok() { echo "ok   $*"; pass=$((pass+1)); }
-bad() { echo "FAIL $*"; fail=$((fail+1)); }
-tmp=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
-trap cleanup EXIT
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 # Limits this test states for a server with --max-conns 64.
 MAX_THREADS=3      # the event loop and the watcher
@@ -182,5 +177,4 @@ kill -TERM "$pid"; wait "$pid"; rc=$?
 sleep 0.2
 grep -q '^STOPPING=1' "$tmp/notify.log" && ok "systemd: STOPPING=1" || bad "no STOPPING"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
