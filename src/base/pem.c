@@ -8,11 +8,15 @@ static const char BEGIN[] = "-----BEGIN ";
 static const char END[] = "-----END ";
 static const char DASHES[] = "-----";
 
+/* Newlines in [from, to): memchr (vectorised) from one to the next, as a
+ * byte loop over a whole bundle was a tenth of a cold load. */
 static size_t count_lines(const char *from, const char *to)
 {
     size_t n = 0;
-    for (; from < to; from++)
-        n += *from == '\n';
+    while (from < to && (from = memchr(from, '\n', (size_t)(to - from)))) {
+        n++;
+        from++;
+    }
     return n;
 }
 
@@ -149,6 +153,22 @@ static long b64_decode(const unsigned char *in, size_t len, unsigned char *out)
     int nacc = 0, pad = 0;
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
+        /* Fast path: a whole quantum of digits (PEM lines are 64 of them),
+         * where nothing else can apply. */
+        while (nacc == 0 && pad == 0 && len - i >= 4) {
+            int a = b64_value[in[i]], b = b64_value[in[i + 1]],
+                c = b64_value[in[i + 2]], d = b64_value[in[i + 3]];
+            if ((a | b | c | d) < 0)
+                break; /* space, padding or garbage: one at a time */
+            unsigned long q = (unsigned long)a << 18 | (unsigned long)b << 12 |
+                              (unsigned long)c << 6 | (unsigned long)d;
+            out[o++] = (unsigned char)(q >> 16);
+            out[o++] = (unsigned char)(q >> 8);
+            out[o++] = (unsigned char)q;
+            i += 4;
+        }
+        if (i >= len)
+            break;
         int v = b64_value[in[i]];
         if (v == B64_SPACE)
             continue;

@@ -22,8 +22,8 @@ static FTLS_NODISCARD ftls_code build(ftls_roots **out, ftls_error *err)
     for (unsigned i = 0; i < ftls__fallback_count; i++) {
         const struct ftls__fallback_root *e = &ftls__fallback_roots[i];
         const char *why = NULL;
-        rc = ftls__roots_add_der(r, e->der, e->der_len, 1, e->label, source,
-                                 e->distrust_after, &why);
+        rc = ftls__roots_add_der(r, e->der, e->der_len, FTLS__DER_STATIC,
+                                 e->label, source, e->distrust_after, &why);
         if (rc != FTLS_OK) {
             rc = ftls__err(err, rc == FTLS_E_NOMEM ? rc : FTLS_E_INTERNAL,
                            "fallback root '%s': %s", e->label,

@@ -175,10 +175,9 @@ static int subject_ok(const struct ftls__span *s)
     return name != NULL;
 }
 
-ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
-                              size_t len, int der_static, const char *label,
-                              const char *location, int64_t distrust_after,
-                              const char **why)
+static ftls_code add_der(ftls_roots *r, const unsigned char *der, size_t len,
+                         int der_mode, const char *label, const char *location,
+                         int64_t distrust_after, const char **why)
 {
     struct ftls__cert_fields f;
     *why = NULL;
@@ -202,14 +201,14 @@ ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
         return FTLS_E_NOMEM;
     struct ftls__root *e = &r->v[r->n];
     memset(e, 0, sizeof(*e));
-    if (der_static) {
+    if (der_mode != FTLS__DER_COPY) {
         e->der = (unsigned char *)der;
     } else if ((e->der = ftls__malloc(len)) != NULL) {
         memcpy(e->der, der, len);
     } else {
         return FTLS_E_NOMEM;
     }
-    e->der_static = (unsigned char)(der_static != 0);
+    e->der_static = (unsigned char)(der_mode == FTLS__DER_STATIC);
     e->der_len = len;
     e->subject_der = e->der + (f.subject.p - der);
     e->subject_len = f.subject.len;
@@ -224,12 +223,33 @@ ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
         e->ski_len = (unsigned char)f.ski.len;
     }
     if (dedup_insert(r, r->n) != 0) {
-        if (!der_static)
+        if (der_mode == FTLS__DER_COPY)
             ftls__free(e->der);
         return FTLS_E_NOMEM;
     }
     r->n++;
     return FTLS_OK;
+}
+
+ftls_code ftls__roots_add_der(ftls_roots *r, const unsigned char *der,
+                              size_t len, int der_mode, const char *label,
+                              const char *location, int64_t distrust_after,
+                              const char **why)
+{
+    size_t before = r->n;
+    ftls_code rc =
+        add_der(r, der, len, der_mode, label, location, distrust_after, why);
+    /* Taken but not kept (a duplicate, a refusal, no memory): free it. */
+    if (der_mode == FTLS__DER_TAKE && r->n == before)
+        ftls__free((void *)der);
+    return rc;
+}
+
+static const char *pem_where(char *buf, size_t n, const char *location,
+                             size_t line)
+{
+    ftls__str_message(buf, n, "%s:%zu", location, line);
+    return buf;
 }
 
 ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
@@ -246,11 +266,11 @@ ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
                   location);
     ftls__pem_scan_init(&sc, buf, len);
     while ((rc = ftls__pem_next(&sc, &blk)) != 0) {
-        ftls__str_message(where, sizeof(where), "%s:%zu", location, blk.line);
         ftls_code prc = FTLS_OK;
         if (rc < 0) {
-            prc = ftls__roots_add_problem(r, where, FTLS_E_PARSE,
-                                          "truncated PEM block (no END line)");
+            prc = ftls__roots_add_problem(
+                r, pem_where(where, sizeof(where), location, blk.line),
+                FTLS_E_PARSE, "truncated PEM block (no END line)");
         } else if (ftls__pem_label_is(&blk, "CERTIFICATE") ||
                    ftls__pem_label_is(&blk, "X509 CERTIFICATE")) {
             unsigned char *der = NULL;
@@ -259,20 +279,23 @@ ftls_code ftls__roots_add_pem(ftls_roots *r, const unsigned char *buf,
             ftls_code dc = ftls__pem_decode(&blk, &der, &dlen);
             if (dc == FTLS_E_NOMEM)
                 return FTLS_E_NOMEM;
-            if (dc != FTLS_OK)
+            if (dc != FTLS_OK) {
                 why = "corrupted base64";
-            else
-                dc = ftls__roots_add_der(r, der, dlen, 0, NULL, location, 0,
-                                         &why);
-            ftls__free(der);
+                ftls__free(der);
+            } else {
+                dc = ftls__roots_add_der(r, der, dlen, FTLS__DER_TAKE, NULL,
+                                         location, 0, &why);
+            }
             if (dc == FTLS_E_NOMEM)
                 return FTLS_E_NOMEM;
             if (dc != FTLS_OK)
-                prc = ftls__roots_add_problem(r, where, dc, "%s", why);
+                prc = ftls__roots_add_problem(
+                    r, pem_where(where, sizeof(where), location, blk.line), dc,
+                    "%s", why);
         } else {
             prc = ftls__roots_add_problem(
-                r, where, FTLS_E_PARSE,
-                "PEM block '%.*s' is not a certificate%s",
+                r, pem_where(where, sizeof(where), location, blk.line),
+                FTLS_E_PARSE, "PEM block '%.*s' is not a certificate%s",
                 (int)(blk.label_len > 64 ? 64 : blk.label_len), blk.label,
                 ftls__pem_label_is(&blk, "TRUSTED CERTIFICATE")
                     ? " (OpenSSL trust settings are not supported)"
@@ -509,7 +532,9 @@ ftls_code ftls__roots_union(ftls_roots_origin kind, const ftls_roots *a,
             if ((e->label && !(label = ftls__roots_intern(r, e->label))) ||
                 (e->location && !(source = ftls__roots_intern(r, e->location))))
                 goto nomem;
-            rc = ftls__roots_add_der(r, e->der, e->der_len, e->der_static,
+            rc = ftls__roots_add_der(r, e->der, e->der_len,
+                                     e->der_static ? FTLS__DER_STATIC
+                                                   : FTLS__DER_COPY,
                                      label, source, e->distrust_after, &why);
             if (rc == FTLS_E_NOMEM)
                 goto nomem;

@@ -75,7 +75,13 @@ FTLS_NODISCARD ftls_code ftls__roots_add_problem(ftls_roots *r,
                                                  const char *fmt, ...)
     FTLS_PRINTF(4, 5);
 /*
- * Add one DER certificate. `der_static` means der is embedded data that
+ * How ftls__roots_add_der() holds the DER: copies it; keeps the pointer
+ * (embedded data that outlives the set); or takes a malloc'd buffer (kept,
+ * or freed at once when the certificate is not added).
+ */
+enum { FTLS__DER_COPY = 0, FTLS__DER_STATIC = 1, FTLS__DER_TAKE = 2 };
+/*
+ * Add one DER certificate. `der_mode` above; FTLS__DER_STATIC means der is embedded data that
  * outlives the set (not copied). Duplicates (by DER) are counted and
  * dropped. A malformed certificate is returned as FTLS_E_PARSE with *why
  * set, and the caller records it as a problem. label/location must already
@@ -83,7 +89,7 @@ FTLS_NODISCARD ftls_code ftls__roots_add_problem(ftls_roots *r,
  */
 FTLS_NODISCARD ftls_code
 ftls__roots_add_der(ftls_roots *r, const unsigned char *der, size_t len,
-                    int der_static, const char *label, const char *location,
+                    int der_mode, const char *label, const char *location,
                     int64_t distrust_after, const char **why);
 /* Decode every certificate block of a PEM buffer into the set; problems
  * are recorded against `location`. Returns FTLS_E_NOMEM or FTLS_OK. */
