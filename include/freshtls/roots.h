@@ -5,8 +5,8 @@
  *        fallback bundle with server distrust-after constraints.
  *
  * An ::ftls_roots is an immutable, refcounted set of root certificates plus
- * the problems met while loading it. Roots are indexed by subject when
- * loaded and parsed in full only when a chain needs them, through an
+ * the problems met while loading it. Roots are indexed by subject on first
+ * use and parsed in full only when a chain needs them, through an
  * X509_STORE from ftls_roots_new_store(); verification results are those
  * of an eagerly loaded store, plus the distrust-after rule below.
  *
@@ -203,8 +203,10 @@ FTLS_API size_t ftls_roots_count(const ftls_roots *roots);
  * @brief Describe root @p i (0 <= i < count).
  * @warning Every pointer in @p info is borrowed from @p roots and valid
  *          while the caller holds it.
- * @return FTLS_OK or FTLS_E_INVALID_ARGUMENT.
- * @since 0.1.0
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT; FTLS_E_NOMEM (the first call
+ *         on a set parses every subject, and that needs memory).
+ * @par Thread-safety: safe from any thread.
+ * @since 0.1.0 (FTLS_E_NOMEM: 0.2.0)
  */
 FTLS_API FTLS_NODISCARD ftls_code ftls_roots_get0_info(const ftls_roots *roots,
                                                        size_t i,
