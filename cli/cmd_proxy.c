@@ -183,6 +183,15 @@ static int ca_bundle(struct proxy *px, int with_roots, const char *path)
     return ok;
 }
 
+/* Leaf keys generated ahead of time: a new host name does not wait for
+ * key generation (not fatal: mints then generate inline). */
+static void prepare_keys(struct proxy *px)
+{
+    if (ftls_ca_prepare_keys(px->ca, 32, px->err) != FTLS_OK)
+        proxy_log("leaf keys are generated inline: %s",
+                  ftls_error_message(px->err));
+}
+
 static int setup_ca(struct proxy *px, struct proxy_app *app)
 {
     struct proxy_args *a = app->a;
@@ -196,6 +205,8 @@ static int setup_ca(struct proxy *px, struct proxy_app *app)
         free(key);
         if (!ok)
             cli_report("cannot load the interception CA", px->err);
+        else
+            prepare_keys(px);
         return ok;
     }
     ftls_ca_options o = {.common_name = "freshtls proxy ephemeral CA",
@@ -210,6 +221,7 @@ static int setup_ca(struct proxy *px, struct proxy_app *app)
         return 0;
     }
     proxy_log("interception CA: %s", app->ca_path);
+    prepare_keys(px);
     return 1;
 }
 

@@ -151,6 +151,8 @@ static SSL_CTX *mint_ctx_new(struct serve_app *app)
     SSL_CTX *ctx = NULL;
     int ok = crt && key && o && g_owned_idx >= 0 &&
              ftls_ca_load_ex(crt, key, &fo, &o->ca, app->err) == FTLS_OK &&
+             /* leaf keys generated ahead of the handshakes that need them */
+             ftls_ca_prepare_keys(o->ca, 32, app->err) == FTLS_OK &&
              ftls_leaf_cache_new(o->ca, NULL, &o->cache, app->err) == FTLS_OK &&
              (ctx = SSL_CTX_new(TLS_server_method())) != NULL &&
              SSL_CTX_set_ex_data(ctx, g_owned_idx, o) == 1;

@@ -155,6 +155,27 @@ FTLS_API FTLS_NODISCARD ftls_code ftls_ca_up_ref(ftls_ca *ca);
  */
 FTLS_API X509 *ftls_ca_get0_cert(const ftls_ca *ca);
 
+/**
+ * @brief Keep up to @p n leaf keys ready: a background thread generates
+ *        fresh P-256 keys ahead of time, so a mint with this CA takes one
+ *        instead of generating a key while the client waits.
+ *
+ * Each prepared key is used for exactly one leaf; when none is ready the
+ * mint generates its key inline, exactly as without this call. The thread
+ * blocks every signal, sleeps while the pool is full, and is stopped (its
+ * unused keys wiped) when the last reference to @p ca goes. After fork()
+ * the child never uses a key prepared before the fork (its parent may use
+ * the same one): mints there generate inline.
+ * @param n 1..1024 keys.
+ * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL, or @p n out of range);
+ *         FTLS_E_STATE (already enabled on this CA); FTLS_E_NOMEM;
+ *         FTLS_E_INTERNAL (the thread could not start).
+ * @par Thread-safety: safe from any thread; the first call wins.
+ * @since 0.2.0
+ */
+FTLS_API FTLS_NODISCARD ftls_code ftls_ca_prepare_keys(ftls_ca *ca, size_t n,
+                                                       ftls_error *err);
+
 typedef struct ftls_mint_options {
     int64_t lifetime; /**< seconds; 0: 3600; capped at 180 days and at the
                            CA's notAfter (a leaf never outlives its CA) */

@@ -56,6 +56,7 @@ void ftls_ca_free(ftls_ca *ca)
 {
     if (ca == NULL || atomic_fetch_sub(&ca->refs, 1) != 1)
         return;
+    ftls__pool_free(atomic_load(&ca->pool));
     EVP_MD_CTX_free(ca->sign_template);
     pthread_mutex_destroy(&ca->sign_lock);
     X509_free(ca->cert);

@@ -14,6 +14,8 @@
 #define FTLS_MINT_BACKDATE_DEFAULT 300
 #define FTLS_NAME_MAX 253
 
+struct ftls__key_pool; /* mint_pool.c */
+
 struct ftls_ca {
     _Atomic long refs;
     X509 *cert;
@@ -25,6 +27,7 @@ struct ftls_ca {
     unsigned char ski[64];
     size_t ski_len;
     int64_t not_before, not_after; /* the CA's validity; leaves stay inside */
+    struct ftls__key_pool *_Atomic pool; /* ftls_ca_prepare_keys(), or NULL */
 };
 
 struct ftls_leaf {
@@ -41,6 +44,14 @@ struct ftls_leaf {
 /* A fresh P-256 key, set as x's public key (mint_key.c); NULL on failure.
  * The caller owns the key. */
 EVP_PKEY *ftls__mint_key_new(X509 *x);
+/* A prepared certificate with a fresh key set as its public key, from the
+ * CA's pool (mint_pool.c): 1 and both taken, or 0 when none is ready (or
+ * in a forked child: never a key the parent holds too). */
+int ftls__pool_take(ftls_ca *ca, X509 **x, EVP_PKEY **k);
+/* Keys ready now and taken so far (0, 0 without a pool or in a child). */
+void ftls__pool_stats(ftls_ca *ca, size_t *ready, uint64_t *taken);
+/* Stop the pool's thread (in its own process) and wipe its keys. */
+void ftls__pool_free(struct ftls__key_pool *p);
 /* Serial 0x01 then 128 CSPRNG bits: positive, minimal, fresh each time
  * (mint_leaf.c; CAs use it too). 1 on success. */
 int ftls__mint_set_serial(X509 *x);

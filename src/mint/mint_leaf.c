@@ -170,26 +170,30 @@ static FTLS_NODISCARD ftls_code build(ftls_ca *ca, const char *name, int is_ip,
                                       int64_t nb, int64_t na, ftls_leaf *leaf,
                                       ftls_error *err)
 {
-    X509 *x = X509_new();
+    X509 *x = NULL;
+    int pooled = ftls__pool_take(ca, &x, &leaf->key);
+    if (!pooled)
+        x = X509_new();
     size_t cn_len = strlen(name);
     if (!is_ip && cn_len > 1 && name[cn_len - 1] == '.')
         cn_len--;
     /* Over RFC 5280's CN bound: an empty subject and a critical SAN. */
     int empty_subject = cn_len > 64;
     const char *step = "allocate";
-    int ok = x != NULL &&
-             (step = "key", (leaf->key = ftls__mint_key_new(x)) != NULL) &&
-             (step = "serial", X509_set_version(x, X509_VERSION_3) &&
-                                   ftls__mint_set_serial(x)) &&
-             (step = "validity",
-              ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) &&
-                  ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na)) &&
-             (step = "names",
-              X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) &&
-                  (empty_subject || set_subject(x, name, cn_len))) &&
-             (step = "extensions", add_san(x, name, is_ip, empty_subject) &&
-                                       add_fixed_exts(x, ca)) &&
-             (step = "signature", sign(x, ca));
+    int ok =
+        x != NULL &&
+        (step = "key", pooled || (leaf->key = ftls__mint_key_new(x)) != NULL) &&
+        (step = "serial",
+         X509_set_version(x, X509_VERSION_3) && ftls__mint_set_serial(x)) &&
+        (step = "validity",
+         ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) &&
+             ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na)) &&
+        (step = "names",
+         X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) &&
+             (empty_subject || set_subject(x, name, cn_len))) &&
+        (step = "extensions",
+         add_san(x, name, is_ip, empty_subject) && add_fixed_exts(x, ca)) &&
+        (step = "signature", sign(x, ca));
     if (!ok) {
         X509_free(x);
         return ftls__err(err, FTLS_E_OPENSSL,
