@@ -49,7 +49,8 @@ const struct cli_command cli_cmd_demo = {
 struct demo {
     ftls_ctx_factory *server, *client;
     int lfd, port;
-    atomic_int stop;
+    atomic_int stop;     /* clients: no new connections */
+    atomic_int srv_stop; /* servers: the listener is shut, clients are done */
     atomic_long handshakes, failures;
     char first_failure[256];
     char last_serial[80]; /* served to the most recent client, under lock */
@@ -65,11 +66,16 @@ static void note_failure(struct demo *d, const char *what)
     pthread_mutex_unlock(&d->lock);
 }
 
+/* Serves until the listener is shut, which happens only after every
+ * client thread is done: a connection a client made just before the stop
+ * is still answered (it used to wait for a server that had left). */
 static void *server_worker(void *arg)
 {
     struct demo *d = arg;
-    while (!atomic_load(&d->stop)) {
+    for (;;) {
         int fd = accept(d->lfd, NULL, NULL);
+        if (fd < 0 && atomic_load(&d->srv_stop))
+            break;
         if (fd < 0)
             continue;
         /* Bounded: a peer that goes quiet (a client stopped mid-request
@@ -100,6 +106,11 @@ static void *server_worker(void *arg)
 static int client_once(struct demo *d, char serial[80], char *why, size_t n)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = {5, 0}; /* bounded, whatever the server does */
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)d->port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -351,6 +362,7 @@ static void stop_threads(struct run *r)
     atomic_store(&r->d.stop, 1);
     for (int i = 0; i < r->ncli; i++)
         pthread_join(r->cli_th[i], NULL);
+    atomic_store(&r->d.srv_stop, 1);
     shutdown(r->d.lfd, SHUT_RDWR); /* wakes the accepting server threads */
     for (int i = 0; i < r->nsrv; i++)
         pthread_join(r->srv_th[i], NULL);

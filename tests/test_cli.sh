@@ -108,6 +108,19 @@ json_ok "roots check --json" 'd["roots"] == 121 and d["problem_count"] == 0' \
   roots check --source fallback --json
 json_ok "demo --json" 'd["result"] == "pass" and d["rotations_picked_up"] == 2' \
   demo --rotations 2 --interval 50 --json
+# demo stops cleanly with many clients: a client that connected just before
+# the stop used to wait forever for a server that had already left (every
+# run with 8 clients hung; now servers serve until the clients are done).
+for i in 1 2 3; do
+  timeout 60 "$bin" demo --rotations 1 --interval 10 --clients 8 >/dev/null 2>&1
+  rc=$?
+  [ $rc -eq 0 ] || break
+done
+if [ $rc -eq 0 ]; then
+  echo "ok   demo with 8 clients stops cleanly (3 runs)"; pass=$((pass+1))
+else
+  echo "FAIL demo with 8 clients: exit $rc (124: hung at shutdown)"; fail=$((fail+1))
+fi
 # IP SANs are shown as addresses, not as byte counts.
 mkd "$tmp/ipca"; "$bin" ca init --out "$tmp/ipca/ca" >/dev/null
 "$bin" mint 127.0.0.1 --allow-ip --ca "$tmp/ipca/ca" --key-out "$tmp/ipca/tls.key" > "$tmp/ipca/tls.crt"
