@@ -161,11 +161,13 @@ FTLS_API X509 *ftls_ca_get0_cert(const ftls_ca *ca);
  *        instead of generating a key while the client waits.
  *
  * Each prepared key is used for exactly one leaf; when none is ready the
- * mint generates its key inline, exactly as without this call. The thread
- * blocks every signal, sleeps while the pool is full, and is stopped (its
- * unused keys wiped) when the last reference to @p ca goes. After fork()
- * the child never uses a key prepared before the fork (its parent may use
- * the same one): mints there generate inline.
+ * mint generates its key inline, exactly as without this call. The
+ * thread blocks every signal and sleeps while the pool is full; when the
+ * last reference to @p ca goes it is told to stop, and it wipes the unused
+ * keys and exits on its own (ftls_ca_free() does not wait for it; it may
+ * finish the key it is generating first). After fork() the child never
+ * uses a key prepared before the fork (its parent may use the same one):
+ * mints there generate inline; a fork waits for a key being generated.
  * @param n 1..1024 keys.
  * @return FTLS_OK; FTLS_E_INVALID_ARGUMENT (NULL, or @p n out of range);
  *         FTLS_E_STATE (already enabled on this CA); FTLS_E_NOMEM;

@@ -10,7 +10,14 @@
  * belongs to the process that created it (p->pid); in a child it is dead:
  * never locked (its mutex may have been held at the fork), never taken
  * from, and freed without its thread (which the child does not have).
- * The keys it holds are wiped when the CA is freed there.
+ * The keys it holds are wiped when the CA is freed there. Each key is
+ * generated inside a library operation (base/fork.h), so fork() waits for
+ * it: the child never inherits an OpenSSL lock (its random generator's,
+ * say) held mid-generation by a thread it does not have.
+ *
+ * The thread is detached and owns the pool once told to stop: freeing the
+ * CA never waits for it (a wait could deadlock against a fork being
+ * prepared, which waits for the freeing thread's own operation).
  */
 #include <errno.h>
 #include <signal.h>
@@ -68,8 +75,10 @@ static void *refill(void *arg)
         if (p->stop)
             break;
         pthread_mutex_unlock(&p->mu); /* generate without the lock */
+        ftls__op_enter();
         X509 *x = X509_new();
         EVP_PKEY *k = x ? ftls__mint_key_new(x) : NULL;
+        ftls__op_exit();
         pthread_mutex_lock(&p->mu);
         if (k == NULL) {
             X509_free(x);
@@ -82,7 +91,14 @@ static void *refill(void *arg)
             EVP_PKEY_free(k);
         }
     }
+    /* Told to stop: the pool is ours alone now (see ftls__pool_free). */
+    blanks_free(p);
     pthread_mutex_unlock(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    ftls__free(p->x);
+    ftls__free(p->k);
+    ftls__free(p);
     OPENSSL_thread_stop();
     return NULL;
 }
@@ -92,14 +108,15 @@ void ftls__pool_free(struct ftls__key_pool *p)
     if (p == NULL)
         return;
     if (p->pid == ftls__pid()) {
+        /* The thread wipes the keys and frees the pool as it leaves; after
+         * this unlock nothing here touches the pool again. */
         pthread_mutex_lock(&p->mu);
         p->stop = 1;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
-        pthread_join(p->th, NULL);
-        pthread_cond_destroy(&p->cv);
-        pthread_mutex_destroy(&p->mu);
-    } /* in a child: no thread to stop, and the mutex is not ours to touch */
+        return;
+    }
+    /* In a child: no thread to stop, and the mutex is not ours to touch. */
     blanks_free(p);
     ftls__free(p->x);
     ftls__free(p->k);
@@ -144,10 +161,15 @@ void ftls__pool_stats(ftls_ca *ca, size_t *ready, uint64_t *taken)
 static int start_thread(struct ftls__key_pool *p)
 {
     sigset_t all, old;
+    pthread_attr_t at;
+    if (pthread_attr_init(&at) != 0)
+        return 0;
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&p->th, NULL, refill, p);
+    int rc = pthread_create(&p->th, &at, refill, p);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&at);
     return rc == 0;
 }
 
