@@ -162,10 +162,9 @@ FTLS_API X509 *ftls_ca_get0_cert(const ftls_ca *ca);
  *
  * Each prepared key is used for exactly one leaf; when none is ready the
  * mint generates its key inline, exactly as without this call. The
- * thread blocks every signal and sleeps while the pool is full; when the
- * last reference to @p ca goes it is told to stop, and it wipes the unused
- * keys and exits on its own (ftls_ca_free() does not wait for it; it may
- * finish the key it is generating first). After fork() the child never
+ * thread blocks every signal and sleeps while the pool is full; the last
+ * ftls_ca_free() stops it (waiting for the key it may be generating, a
+ * few microseconds) and wipes the unused keys. After fork() the child never
  * uses a key prepared before the fork (its parent may use the same one):
  * mints there generate inline; a fork waits for a key being generated.
  * @param n 1..1024 keys.

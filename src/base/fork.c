@@ -33,6 +33,21 @@ void ftls__op_enter(void)
     }
 }
 
+int ftls__op_try_enter(void)
+{
+    if (tl_depth > 0) {
+        tl_depth++;
+        return 1;
+    }
+    atomic_fetch_add(&g_inflight, 1);
+    if (!atomic_load(&g_closed)) {
+        tl_depth = 1;
+        return 1;
+    }
+    atomic_fetch_sub(&g_inflight, 1);
+    return 0;
+}
+
 void ftls__op_exit(void)
 {
     if (--tl_depth == 0)

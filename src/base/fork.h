@@ -19,6 +19,10 @@
 
 /* Enter and leave an operation: may wait while a fork() is being prepared. */
 void ftls__op_enter(void);
+/* Enter an operation unless a fork() is being prepared: 1 entered (leave
+ * with ftls__op_exit), 0 not (nothing to leave). For background threads
+ * that must never wait on the gate while someone may be waiting for them. */
+int ftls__op_try_enter(void);
 void ftls__op_exit(void);
 
 /* A library mutex held only inside an operation. */

@@ -15,9 +15,10 @@
  * it: the child never inherits an OpenSSL lock (its random generator's,
  * say) held mid-generation by a thread it does not have.
  *
- * The thread is detached and owns the pool once told to stop: freeing the
- * CA never waits for it (a wait could deadlock against a fork being
- * prepared, which waits for the freeing thread's own operation).
+ * The last ftls_ca_free() joins the thread. The thread never waits on the
+ * fork gate (it tries, and sleeps 10 ms when a fork is being prepared), so
+ * that join cannot deadlock with a fork waiting for the freeing thread's
+ * own operation.
  */
 #include <errno.h>
 #include <signal.h>
@@ -54,12 +55,13 @@ static void blanks_free(struct ftls__key_pool *p)
     p->n = 0;
 }
 
-/* Back off after a failed generation (out of memory), then retry. */
-static void pause_locked(struct ftls__key_pool *p)
+/* Wait `ms` (or until woken), then retry: after a failed generation (out
+ * of memory), or while a fork is being prepared. */
+static void pause_locked(struct ftls__key_pool *p, long ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 50 * 1000000L;
+    until.tv_nsec += ms * 1000000L;
     if (until.tv_nsec >= 1000000000L)
         until.tv_sec++, until.tv_nsec -= 1000000000L;
     (void)pthread_cond_timedwait(&p->cv, &p->mu, &until);
@@ -75,14 +77,18 @@ static void *refill(void *arg)
         if (p->stop)
             break;
         pthread_mutex_unlock(&p->mu); /* generate without the lock */
-        ftls__op_enter();
+        if (!ftls__op_try_enter()) {  /* a fork is being prepared */
+            pthread_mutex_lock(&p->mu);
+            pause_locked(p, 10);
+            continue;
+        }
         X509 *x = X509_new();
         EVP_PKEY *k = x ? ftls__mint_key_new(x) : NULL;
         ftls__op_exit();
         pthread_mutex_lock(&p->mu);
         if (k == NULL) {
             X509_free(x);
-            pause_locked(p);
+            pause_locked(p, 50);
         } else if (p->n < p->cap && !p->stop) {
             p->x[p->n] = x;
             p->k[p->n++] = k;
@@ -91,14 +97,7 @@ static void *refill(void *arg)
             EVP_PKEY_free(k);
         }
     }
-    /* Told to stop: the pool is ours alone now (see ftls__pool_free). */
-    blanks_free(p);
     pthread_mutex_unlock(&p->mu);
-    pthread_cond_destroy(&p->cv);
-    pthread_mutex_destroy(&p->mu);
-    ftls__free(p->x);
-    ftls__free(p->k);
-    ftls__free(p);
     OPENSSL_thread_stop();
     return NULL;
 }
@@ -108,15 +107,14 @@ void ftls__pool_free(struct ftls__key_pool *p)
     if (p == NULL)
         return;
     if (p->pid == ftls__pid()) {
-        /* The thread wipes the keys and frees the pool as it leaves; after
-         * this unlock nothing here touches the pool again. */
         pthread_mutex_lock(&p->mu);
         p->stop = 1;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
-        return;
-    }
-    /* In a child: no thread to stop, and the mutex is not ours to touch. */
+        pthread_join(p->th, NULL);
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+    } /* in a child: no thread to stop, and the mutex is not ours to touch */
     blanks_free(p);
     ftls__free(p->x);
     ftls__free(p->k);
@@ -161,15 +159,10 @@ void ftls__pool_stats(ftls_ca *ca, size_t *ready, uint64_t *taken)
 static int start_thread(struct ftls__key_pool *p)
 {
     sigset_t all, old;
-    pthread_attr_t at;
-    if (pthread_attr_init(&at) != 0)
-        return 0;
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&p->th, &at, refill, p);
+    int rc = pthread_create(&p->th, NULL, refill, p);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&at);
     return rc == 0;
 }
 
