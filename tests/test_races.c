@@ -19,6 +19,7 @@
 #include <freshtls/freshtls.h>
 #include "base/grace.h"
 #include "test.h"
+#include "base/fork.h"
 #include "base/testhook.h"
 #include "roots/roots_internal.h"
 #include "testutil.h"
@@ -152,6 +153,47 @@ static void test_roots_index_built_twice(void)
           X509_NAME_cmp(mine->names[*match], info.subject) == 0);
     ftls_roots_free(r);
     hooks_off();
+}
+
+/* ---- fork gate: a background thread's try is refused while a fork is
+ * being prepared (the mint pool relies on it never waiting there) ------- */
+
+static atomic_int g_try_result = -1;
+
+static void *try_enter(void *arg)
+{
+    (void)arg;
+    int r = ftls__op_try_enter();
+    if (r)
+        ftls__op_exit();
+    atomic_store(&g_try_result, r);
+    return NULL;
+}
+
+static void prepare_hook(enum ftls__hook_point point, const void *arg)
+{
+    (void)arg;
+    pthread_t th;
+    if (point == FTLS_HOOK_FORK_PREPARE &&
+        pthread_create(&th, NULL, try_enter, NULL) == 0)
+        pthread_join(th, NULL); /* returns at once: the try does not wait */
+}
+
+static void test_op_try_enter_refused_while_forking(void)
+{
+    atomic_store(&g_try_result, -1);
+    ftls__test_hook_set(prepare_hook);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    ftls__test_hook_set(NULL);
+    REQUIRE(pid > 0);
+    waitpid(pid, NULL, 0);
+    CHECK_EQ_INT(atomic_load(&g_try_result), 0);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, try_enter, NULL) == 0);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(atomic_load(&g_try_result), 1); /* the gate reopened */
 }
 
 /* ---- leaf cache: a new entry is never evicted before its mint ---------- */
@@ -419,6 +461,7 @@ int main(void)
     REQUIRE(ftls_ca_generate(NULL, &g_ca, NULL) == FTLS_OK);
     RUN(test_publish_generation_after_replacement);
     RUN(test_roots_index_built_twice);
+    RUN(test_op_try_enter_refused_while_forking);
     RUN(test_leaf_cache_evicts_nothing_in_flight);
     RUN(test_fork_with_reader_in_window);
     RUN(test_fork_under_load);
