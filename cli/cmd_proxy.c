@@ -347,7 +347,6 @@ static int run(struct proxy *px, struct proxy_app *app, char **cmd)
         return CLI_FAIL;
     serve_notify("READY=1");
     int rc = proxy_loop_run(px) == 0 ? CLI_OK : CLI_FAIL;
-    ftls_roots_watch_stop();
     if (px->child_pid > 0)
         return px->child_done ? px->child_status : CLI_FAIL;
     return rc;
@@ -355,6 +354,7 @@ static int run(struct proxy *px, struct proxy_app *app, char **cmd)
 
 static void cleanup(struct proxy *px, struct proxy_app *app)
 {
+    ftls_roots_watch_stop(); /* a no-op when it was not started */
     if (app->tmpdir[0] != '\0') {
         if (app->ca_path[0])
             unlink(app->ca_path);
