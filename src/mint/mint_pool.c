@@ -72,8 +72,12 @@ static void *refill(void *arg)
     struct ftls__key_pool *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->stop && p->n >= p->cap)
-            pthread_cond_wait(&p->cv, &p->mu);
+        /* Refill in batches, from half empty to full: generating while
+         * mints run contends with them on OpenSSL's locks, so a burst of
+         * up to cap/2 new names meets no background work at all. */
+        if (p->n >= p->cap)
+            while (!p->stop && p->n > p->cap / 2)
+                pthread_cond_wait(&p->cv, &p->mu);
         if (p->stop)
             break;
         pthread_mutex_unlock(&p->mu); /* generate without the lock */
@@ -135,7 +139,8 @@ int ftls__pool_take(ftls_ca *ca, X509 **x, EVP_PKEY **k)
         *k = p->k[p->n];
         p->taken++;
         got = 1;
-        pthread_cond_signal(&p->cv);
+        if (p->n <= p->cap / 2)
+            pthread_cond_signal(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
     return got;
