@@ -80,10 +80,10 @@ static void test_keys_prepared_used_once(void)
     size_t ready;
     uint64_t taken;
     ftls__pool_stats(ca, &ready, &taken);
-    CHECK(taken >= POOL);         /* the prepared ones were used */
+    CHECK(taken >= POOL); /* the prepared ones were used */
     /* and refilled: in batches from half empty, so over half full */
     REQUIRE(wait_full(ca, POOL / 2 + 1));
-    ftls_ca_free(ca);             /* stops the thread while it waits for room */
+    ftls_ca_free(ca); /* stops the thread while it waits for room */
 }
 
 struct minter {
