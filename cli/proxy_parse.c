@@ -41,6 +41,13 @@ static int printable(const char *s, size_t n)
     return 1;
 }
 
+void proxy_host_drop_root_dot(char *name)
+{
+    size_t l = strlen(name);
+    if (l > 1 && name[l - 1] == '.')
+        name[l - 1] = '\0';
+}
+
 static int parse_target(struct proxy_request *r, const char *t, size_t n)
 {
     if (n == 0 || n >= sizeof(r->target))
@@ -70,9 +77,8 @@ static int parse_target(struct proxy_request *r, const char *t, size_t n)
     if (ftls_leaf_normalize_name(host, 1, r->host, sizeof(r->host), &r->is_ip,
                                  NULL) != FTLS_OK)
         return 0;
-    size_t l = strlen(r->host);
-    if (!r->is_ip && l > 1 && r->host[l - 1] == '.')
-        r->host[l - 1] = '\0'; /* policy and upstream see one form */
+    if (!r->is_ip)
+        proxy_host_drop_root_dot(r->host);
     r->port = (int)port;
     return 1;
 }

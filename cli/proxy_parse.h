@@ -31,6 +31,10 @@ enum proxy_head_status {
 enum proxy_head_status proxy_head_parse(const char *buf, size_t len,
                                         struct proxy_request *out);
 
+/* Drop a trailing root dot ("example.com." -> "example.com"; "." stays):
+ * the form policy and upstream verification see. */
+void proxy_host_drop_root_dot(char *name);
+
 /* The host name of a server_name extension body (RFC 6066) into out:
  * 1 found, 0 no host_name entry, -1 malformed or not printable ASCII. */
 int proxy_sni_parse(const unsigned char *p, size_t len, char *out, size_t n);

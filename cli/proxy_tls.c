@@ -81,9 +81,7 @@ static int sni_mismatch(struct proxy *px, struct pconn *c, int *al)
                       "SNI differs from the CONNECT host");
     const char *rule = NULL;
     snprintf(c->vname, sizeof(c->vname), "%s", c->sni);
-    size_t l = strlen(c->vname);
-    if (l > 1 && c->vname[l - 1] == '.')
-        c->vname[l - 1] = '\0';
+    proxy_host_drop_root_dot(c->vname);
     c->v_is_ip = 0;
     enum proxy_action a = proxy_rules_match(&px->rules, c->vname, 0, &rule);
     if (a != PA_INTERCEPT)
